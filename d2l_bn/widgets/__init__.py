@@ -1,0 +1,4 @@
+"""Interactive explorers used in the notebooks; see :mod:`d2l_bn.widgets.base` for the pattern."""
+from d2l_bn.widgets.base import Explorer
+
+__all__ = ["Explorer"]
