@@ -1,0 +1,89 @@
+"""The networks the course trains: LeNet with and without batch norm, an MLP with dropout.
+
+Architectures follow d2l: `lenet` is ch. 7.6's (sigmoid + average pooling, padding 2
+on the first convolution so 28x28 inputs keep the 400-feature flatten), `lenet_bn`
+is ch. 8.5's, which drops that padding (28 -> 24 -> 12 -> 8 -> 4, so 16*4*4 = 256
+features) and puts a batch-norm layer after every convolution and linear layer,
+BEFORE the sigmoid, so the nonlinearity sees normalised inputs.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from torch import nn
+
+from d2l_bn.layers import BatchNorm, Dropout
+
+
+def init_xavier(m: nn.Module) -> None:
+    """Xavier-uniform init for Linear/Conv2d weights (d2l's train_ch6 `init_weights`).
+
+    Use as `net.apply(init_xavier)`. Xavier keeps activation variance roughly constant
+    across layers, which matters for sigmoid nets whose gradients vanish when saturated.
+    """
+    if isinstance(m, (nn.Linear, nn.Conv2d)):
+        nn.init.xavier_uniform_(m.weight)
+
+
+def lenet() -> nn.Sequential:
+    """LeNet-5 as in d2l: input (B, 1, 28, 28) -> logits (B, 10)."""
+    return nn.Sequential(
+        nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(),
+        nn.AvgPool2d(kernel_size=2, stride=2),
+        nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(),
+        nn.AvgPool2d(kernel_size=2, stride=2),
+        nn.Flatten(),
+        nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(),
+        nn.Linear(120, 84), nn.Sigmoid(),
+        nn.Linear(84, 10))
+
+
+def lenet_bn(scratch: bool = False) -> nn.Sequential:
+    """LeNet with batch norm (d2l ch. 8.5): input (B, 1, 28, 28) -> logits (B, 10).
+
+    scratch=True uses our `BatchNorm`, otherwise nn.BatchNorm2d/1d. Both variants
+    consume the random generator identically (BN layers init to gamma=1, beta=0
+    without drawing), so built under the same seed they hold the same parameters and
+    compute the same outputs -- the course's test that our layer is PyTorch's.
+    """
+    def bn(num_features: int, num_dims: int) -> nn.Module:
+        if scratch:
+            return BatchNorm(num_features, num_dims=num_dims)
+        return nn.BatchNorm2d(num_features) if num_dims == 4 else nn.BatchNorm1d(num_features)
+
+    return nn.Sequential(
+        nn.Conv2d(1, 6, kernel_size=5), bn(6, 4), nn.Sigmoid(),
+        nn.AvgPool2d(kernel_size=2, stride=2),
+        nn.Conv2d(6, 16, kernel_size=5), bn(16, 4), nn.Sigmoid(),
+        nn.AvgPool2d(kernel_size=2, stride=2),
+        nn.Flatten(),
+        nn.Linear(16 * 4 * 4, 120), bn(120, 2), nn.Sigmoid(),
+        nn.Linear(120, 84), bn(84, 2), nn.Sigmoid(),
+        nn.Linear(84, 10))
+
+
+def mlp_dropout(dropout1: float = 0.2, dropout2: float = 0.5,
+                num_hiddens: Sequence[int] = (256, 256), num_inputs: int = 784,
+                num_outputs: int = 10, scratch: bool = False) -> nn.Sequential:
+    """d2l's two-hidden-layer MLP with dropout after each hidden ReLU (ch. 5.6).
+
+    scratch=True uses our `Dropout`, otherwise nn.Dropout; both drop only in train().
+    """
+    if len(num_hiddens) != 2:
+        raise ValueError(f"num_hiddens must give the sizes of exactly two hidden layers, "
+                         f"got {tuple(num_hiddens)}; e.g. num_hiddens=(256, 256)")
+    drop = Dropout if scratch else nn.Dropout
+    h1, h2 = num_hiddens
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(num_inputs, h1), nn.ReLU(), drop(dropout1),
+        nn.Linear(h1, h2), nn.ReLU(), drop(dropout2),
+        nn.Linear(h2, num_outputs))
+
+
+def softmax_regression(num_inputs: int = 784, num_outputs: int = 10) -> nn.Sequential:
+    """Softmax regression as a network: flatten the image, one linear layer to logits.
+
+    The softmax itself lives in the loss (cross-entropy from logits), not in the model.
+    """
+    return nn.Sequential(nn.Flatten(), nn.Linear(num_inputs, num_outputs))
