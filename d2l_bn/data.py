@@ -246,3 +246,10 @@ def _positive_int(value: object, name: str, fix: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
         raise ValueError(f'{name} must be a positive int, got {value!r}: {fix}')
     return int(value)
+
+
+if __name__ == "__main__":
+    # `python -m d2l_bn.data`: fetch/convert the data ahead of time (CI does this) and say what was found.
+    train_iter, test_iter = load_data_fashion_mnist(256)
+    print(f"Fashion-MNIST in {data_root()}: {train_iter.num_examples} training and {test_iter.num_examples} "
+          f"test images; source: {train_iter.source}")
