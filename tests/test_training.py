@@ -1,0 +1,361 @@
+"""Spec for d2l_bn.metrics / d2l_bn.training: d2l's trainer, minus the host syncs, plus Ctrl-C and OOM care.
+
+Everything runs on tiny synthetic data (a few hundred 1x28x28 noise images whose class is
+which quadrant is bright), so the tests do not need Fashion-MNIST or d2l_bn.data.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import matplotlib
+
+matplotlib.use('Agg')
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
+
+from d2l_bn import metrics, training  # noqa: E402
+from d2l_bn.metrics import Accumulator, Timer, accuracy, count_correct  # noqa: E402
+from d2l_bn.training import History, evaluate_accuracy_gpu, train_ch6  # noqa: E402
+
+NUM_CLASSES = 4
+
+
+def bright_quadrant_images(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 noise images (n,1,28,28) with one bright quadrant; the label is which (0..3, row-major)."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, NUM_CLASSES, (n,), generator=g)
+    pixels = torch.rand(n, 1, 28, 28, generator=g) * 0.4
+    for k in range(NUM_CLASSES):
+        row, col = divmod(k, 2)
+        pixels[labels == k, :, row * 14:(row + 1) * 14, col * 14:(col + 1) * 14] += 0.5
+    return (pixels * 255).to(torch.uint8), labels
+
+
+class InMemoryLoader:
+    """The duck type train_ch6 recognises (like d2l_bn.data.TensorLoader), written out for the test."""
+
+    def __init__(self, images, labels, batch_size, shuffle=False, seed=0, iterable=True):
+        self.images, self.labels, self.batch_size, self.shuffle = images, labels, batch_size, shuffle
+        self.generator = torch.Generator().manual_seed(seed)
+        self.iterations = 0
+        self.iterable = iterable
+
+    def __len__(self):
+        return math.ceil(len(self.labels) / self.batch_size)
+
+    def __iter__(self):
+        assert self.iterable, 'the fast path should batch .images itself, not iterate the loader'
+        self.iterations += 1
+        n = len(self.labels)
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+        for start in range(0, n, self.batch_size):
+            idx = order[start:start + self.batch_size]
+            yield self.images[idx].float() / 255, self.labels[idx]
+
+
+def small_net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.AvgPool2d(4), nn.Flatten(), nn.Linear(7 * 7, NUM_CLASSES))
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These nets are tiny: a second intra-op thread only adds contention (tests share 2 cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope='module')
+def data():
+    train_images, train_labels = bright_quadrant_images(256, seed=1)
+    test_images, test_labels = bright_quadrant_images(128, seed=2)
+    return train_images, train_labels, test_images, test_labels
+
+
+def data_loaders(data, batch_size=32, shuffle=False, seed=0):
+    """The same data as torch DataLoaders (float in [0, 1]), the way d2l passes it."""
+    train_images, train_labels, test_images, test_labels = data
+    generator = torch.Generator().manual_seed(seed)
+    train = DataLoader(TensorDataset(train_images.float() / 255, train_labels), batch_size,
+                       shuffle=shuffle, generator=generator)
+    test = DataLoader(TensorDataset(test_images.float() / 255, test_labels), batch_size)
+    return train, test
+
+
+def memory_loaders(data, batch_size=32, shuffle=False, seed=0, iterable=True):
+    train_images, train_labels, test_images, test_labels = data
+    return (InMemoryLoader(train_images, train_labels, batch_size, shuffle, seed, iterable),
+            InMemoryLoader(test_images, test_labels, batch_size, iterable=iterable))
+
+
+def quiet_train(net, train_iter, test_iter, num_epochs=3, lr=0.5, **kwargs) -> History:
+    kwargs = {'animate': False, 'progress': False, 'init': False, 'device': 'cpu', **kwargs}
+    return train_ch6(net, train_iter, test_iter, num_epochs, lr, **kwargs)
+
+
+# --- Timer, Accumulator, accuracy ---------------------------------------------------------------
+
+def test_timer_records_each_interval_and_reports_avg_sum_cumsum(monkeypatch):
+    clock = iter([10.0, 11.0, 20.0, 23.0])
+    monkeypatch.setattr(metrics.time, 'perf_counter', lambda: next(clock))
+    timer = Timer()  # starts at 10
+    assert timer.stop() == 1.0
+    timer.start()  # 20
+    assert timer.stop() == 3.0
+    assert timer.times == [1.0, 3.0]
+    assert timer.sum() == 4.0 and timer.avg() == 2.0 and timer.cumsum() == [1.0, 4.0]
+
+
+def test_accumulator_sums_numbers_and_tensors_per_slot_and_resets():
+    acc = Accumulator(3)
+    acc.add(1, torch.tensor(2.5), 3)
+    acc.add(0.5, 1, torch.tensor(4))
+    assert [acc[0], acc[1], acc[2]] == [1.5, 3.5, 7.0]
+    acc.reset()
+    assert acc.data == [0.0, 0.0, 0.0]
+
+
+def test_accuracy_counts_correct_argmax_predictions_as_float():
+    y_hat = torch.tensor([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]])
+    y = torch.tensor([1, 1, 1])
+    assert accuracy(y_hat, y) == 2.0 and isinstance(accuracy(y_hat, y), float)
+    assert accuracy(torch.tensor([1, 0, 1]), y) == 2.0  # already labels
+
+
+def test_count_correct_stays_a_tensor_on_the_device_for_sync_free_sums():
+    count = count_correct(torch.tensor([[0.1, 0.9], [0.8, 0.2]]), torch.tensor([1, 1]))
+    assert torch.is_tensor(count) and count.dim() == 0 and count.dtype == torch.int64
+    assert count.item() == 1
+
+
+# --- evaluate_accuracy_gpu ------------------------------------------------------------------------
+
+def quadrant_classifier() -> nn.Module:
+    """Scores each quadrant by its mean brightness: always right in eval mode. In train mode the
+    Dropout(p=1) zeroes the input, every score ties and it answers 0 -- so a wrong mode shows."""
+    return nn.Sequential(nn.Dropout(p=1.0), nn.AvgPool2d(14), nn.Flatten())
+
+
+@pytest.mark.parametrize('kind', ['DataLoader', 'in-memory'])
+def test_evaluate_accuracy_gpu_gives_the_known_accuracy_in_eval_mode_and_restores_modes(kind):
+    images, labels = bright_quadrant_images(100, seed=3)
+    labels[:10] = (labels[:10] + 1) % NUM_CLASSES  # 10 wrong answers out of 100
+    loader = (DataLoader(TensorDataset(images.float() / 255, labels), batch_size=16) if kind == 'DataLoader'
+              else InMemoryLoader(images, labels, batch_size=16, iterable=False))
+    net = quadrant_classifier()
+    net.train()
+    net[1].eval()  # a mixed state must come back as it was
+    assert evaluate_accuracy_gpu(net, loader) == pytest.approx(0.9)
+    assert [m.training for m in net] == [True, False, True] and net.training
+
+
+def test_evaluate_accuracy_gpu_rejects_an_empty_data_set():
+    with pytest.raises(ValueError, match='no examples'):
+        evaluate_accuracy_gpu(quadrant_classifier(), [])
+
+
+# --- train_ch6 ------------------------------------------------------------------------------------
+
+def test_train_ch6_learns_a_learnable_task_and_returns_one_history_entry_per_epoch(data, capsys):
+    history = quiet_train(small_net(), *data_loaders(data, shuffle=True), num_epochs=4)
+    assert history.epochs == [1, 2, 3, 4]
+    assert len(history.train_loss) == len(history.train_acc) == len(history.test_acc) == 4
+    assert history.train_loss[-1] < 0.5 * history.train_loss[0]
+    assert history.train_acc[-1] > history.train_acc[0] and history.test_acc[-1] > 0.9
+    assert history.examples_per_sec > 0 and history.seconds > 0
+    assert history.device == 'cpu' and not history.interrupted
+    out = capsys.readouterr().out
+    assert re.search(r'^training on cpu \(1 thread\)$', out, re.M)
+    assert re.search(r'^loss \d\.\d{3}, train acc \d\.\d{3}, test acc \d\.\d{3}$', out, re.M)
+    assert re.search(r'^\d+\.\d examples/sec on cpu$', out, re.M)
+    assert history.summary() in out
+
+
+def test_train_ch6_gives_the_same_history_for_a_dataloader_and_an_in_memory_loader(data):
+    from_dataloader = quiet_train(small_net(), *data_loaders(data))
+    from_memory = quiet_train(small_net(), *memory_loaders(data, iterable=False))
+    for key in ('train_loss', 'train_acc', 'test_acc'):
+        assert getattr(from_memory, key) == pytest.approx(getattr(from_dataloader, key), abs=1e-6)
+
+
+class OnlyIterable:
+    """Hides a loader's attributes, so train_ch6 must take the generic path and iterate it."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def __len__(self):
+        return len(self.loader)
+
+    def __iter__(self):
+        return iter(self.loader)
+
+
+def test_train_ch6_shuffles_an_in_memory_loader_as_iterating_it_would(data):
+    """The fast path draws each epoch's permutation from the loader's own generator."""
+    train_iter, test_iter = memory_loaders(data, shuffle=True, seed=5)
+    iterated = quiet_train(small_net(), OnlyIterable(train_iter), test_iter)
+    train_iter, test_iter = memory_loaders(data, shuffle=True, seed=5, iterable=False)
+    batched = quiet_train(small_net(), train_iter, test_iter)
+    assert batched.train_loss == pytest.approx(iterated.train_loss, abs=1e-6)
+    assert batched.test_acc == pytest.approx(iterated.test_acc, abs=1e-6)
+
+
+class SeededLoader(InMemoryLoader):
+    """An in-memory loader that exposes its seed but not its generator (like d2l_bn.data.TensorLoader)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seed = kwargs.get('seed', 0)
+        self._generator, self.generator = self.generator, None
+
+    def __iter__(self):
+        self.generator = self._generator
+        yield from super().__iter__()
+
+
+def test_train_ch6_shuffles_a_loader_without_a_generator_from_its_seed_the_same_way_every_call(data):
+    train_images, train_labels, test_images, test_labels = data
+    test_iter = InMemoryLoader(test_images, test_labels, 32)
+
+    def seeded():
+        return SeededLoader(train_images, train_labels, 32, shuffle=True, seed=11)
+
+    iterated = quiet_train(small_net(), OnlyIterable(seeded()), test_iter, num_epochs=1)
+    loader = seeded()
+    first, second = (quiet_train(small_net(), loader, test_iter, num_epochs=1) for _ in range(2))
+    assert first.train_loss == pytest.approx(iterated.train_loss, abs=1e-6)
+    assert second.train_loss == first.train_loss and loader.iterations == 0
+
+
+def test_train_ch6_batches_an_in_memory_loader_itself_without_iterating_it(data):
+    train_iter, test_iter = memory_loaders(data, iterable=False)  # iterating would raise
+    history = quiet_train(small_net(), train_iter, test_iter, num_epochs=1)
+    assert history.epochs == [1] and train_iter.iterations == 0
+
+
+def test_train_ch6_accepts_a_plain_iterable_without_len(data):
+    train_iter, test_iter = data_loaders(data)
+
+    class NoLen:
+        def __iter__(self):
+            return iter(train_iter)
+
+    history = quiet_train(small_net(), NoLen(), test_iter, num_epochs=2, animate=True)
+    assert history.epochs == [1, 2]
+    lines = history.figure.axes[0].get_lines()  # without a length: one point per epoch for each curve
+    assert [list(line.get_xdata()) for line in lines] == [[1, 2]] * 3
+
+
+def test_train_ch6_with_the_same_seed_reproduces_init_and_history(data):
+    runs = [quiet_train(small_net(), *memory_loaders(data, shuffle=True), init=True, seed=3)
+            for _ in range(2)]
+    assert runs[0].as_dict() | {'seconds': 0, 'examples_per_sec': 0} == \
+        runs[1].as_dict() | {'seconds': 0, 'examples_per_sec': 0}
+
+
+def test_train_ch6_applies_the_models_xavier_init_to_every_module(data, monkeypatch):
+    models = pytest.importorskip('d2l_bn.models')
+    seen = []
+    monkeypatch.setattr(models, 'init_xavier', seen.append)
+    net = small_net()
+    quiet_train(net, *memory_loaders(data), num_epochs=1, init=True)
+    assert seen == [*net, net]  # net.apply visits the children first, then the net
+
+
+class InterruptAfter(nn.Module):
+    """Wraps a net; the k-th forward pass in training mode raises KeyboardInterrupt, like Ctrl-C."""
+
+    def __init__(self, net, k, error=KeyboardInterrupt):
+        super().__init__()
+        self.net, self.k, self.error, self.calls = net, k, error, 0
+
+    def forward(self, X):
+        if self.training:
+            self.calls += 1
+            if self.calls == self.k:
+                raise self.error('simulated')
+        return self.net(X)
+
+
+@pytest.mark.parametrize('kind', ['DataLoader', 'in-memory'])
+def test_ctrl_c_mid_epoch_returns_the_completed_epochs_marked_interrupted(data, kind, capsys):
+    loaders = data_loaders(data) if kind == 'DataLoader' else memory_loaders(data, iterable=False)
+    batches_per_epoch = len(loaders[0])  # 8
+    net = InterruptAfter(small_net(), k=2 * batches_per_epoch + 3)
+    history = quiet_train(net, *loaders, num_epochs=5)
+    assert history.interrupted and history.epochs == [1, 2] and len(history.test_acc) == 2
+    assert history.examples_per_sec > 0
+    out = capsys.readouterr().out
+    assert 'training interrupted at epoch 3, batch 3' in out
+    assert 'loss ' in out and 'examples/sec on cpu' in out
+
+
+def test_ctrl_c_in_the_first_batch_returns_an_empty_history(data):
+    history = quiet_train(InterruptAfter(small_net(), k=1), *memory_loaders(data), num_epochs=2)
+    assert history.interrupted and history.epochs == [] and 'no epoch completed' in history.summary()
+
+
+def test_out_of_memory_becomes_a_runtime_error_suggesting_a_smaller_batch(data):
+    oom = getattr(torch, 'OutOfMemoryError', torch.cuda.OutOfMemoryError)
+    net = InterruptAfter(small_net(), k=2, error=oom)
+    with pytest.raises(RuntimeError, match=r'batch size 32.*batch_size=16') as info:
+        quiet_train(net, *memory_loaders(data))
+    assert isinstance(info.value.__cause__, oom)
+
+
+@pytest.mark.parametrize('num_epochs', [0, -1, 2.5, True, '3'])
+def test_train_ch6_rejects_a_bad_num_epochs_naming_the_fix(data, num_epochs):
+    with pytest.raises(ValueError, match='num_epochs must be a whole number >= 1'):
+        quiet_train(small_net(), *memory_loaders(data), num_epochs=num_epochs)
+
+
+@pytest.mark.parametrize('lr', [0, -0.1, float('nan'), float('inf'), '0.1'])
+def test_train_ch6_rejects_a_bad_lr_naming_the_fix(data, lr):
+    with pytest.raises(ValueError, match='lr must be a positive finite number'):
+        quiet_train(small_net(), *memory_loaders(data), lr=lr)
+
+
+def test_train_ch6_rejects_an_empty_training_set(data):
+    _, test_iter = memory_loaders(data)
+    with pytest.raises(ValueError, match='train_iter yielded no batches'):
+        quiet_train(small_net(), [], test_iter)
+
+
+def test_train_ch6_animates_headless_with_five_points_per_epoch_and_one_test_point(data):
+    history = train_ch6(small_net(), *memory_loaders(data), 2, 0.5, 'cpu', init=False)
+    lines = history.figure.axes[0].get_lines()
+    assert [len(line.get_xdata()) for line in lines] == [10, 10, 2]
+    assert list(lines[2].get_xdata()) == [1, 2]
+    assert list(lines[2].get_ydata()) == pytest.approx(history.test_acc)
+    assert lines[0].get_ydata()[-1] == pytest.approx(history.train_loss[-1])
+    assert [t.get_text() for t in history.figure.axes[0].get_legend().get_texts()] == \
+        ['train loss', 'train acc', 'test acc']
+
+
+def test_train_ch6_shows_a_progress_bar_per_epoch_when_not_animating(data, capsys):
+    quiet_train(small_net(), *memory_loaders(data), num_epochs=2, progress=None)
+    err = capsys.readouterr().err
+    assert 'epoch 1/2' in err and 'epoch 2/2' in err and 'test_acc=' in err
+
+
+def test_history_as_dict_is_plain_data_without_the_figure():
+    history = History(epochs=[1], train_loss=[0.5], train_acc=[0.8], test_acc=[0.75],
+                      examples_per_sec=1234.56, seconds=2.0, device='cpu')
+    assert history.as_dict() == {'epochs': [1], 'train_loss': [0.5], 'train_acc': [0.8],
+                                 'test_acc': [0.75], 'examples_per_sec': 1234.56, 'seconds': 2.0,
+                                 'device': 'cpu', 'interrupted': False}
+    assert history.summary() == 'loss 0.500, train acc 0.800, test acc 0.750\n1234.6 examples/sec on cpu'
+
+
+def test_train_ch6_defaults_to_try_gpu(data, monkeypatch):
+    chosen = []
+    monkeypatch.setattr(training, 'try_gpu', lambda: chosen.append(1) or torch.device('cpu'))
+    history = train_ch6(small_net(), *memory_loaders(data), 1, 1.0, animate=False, progress=False, init=False)
+    assert chosen == [1] and history.device == 'cpu'
