@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 import ipywidgets as widgets
+from traitlets import TraitError
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -79,11 +80,20 @@ class Explorer:
         self._updating = True
         try:
             for name, value in values.items():
-                self.controls[name].value = value
+                try:
+                    self.controls[name].value = value
+                except TraitError:  # e.g. a value a selection slider does not offer
+                    self.refuse(f"{name} = {value!r} is not one of the values this control offers")
+                    return self
         finally:
             self._updating = False
         self.refresh()
         return self
+
+    def refuse(self, message: str) -> None:
+        """Show why the current values cannot be drawn; the last good picture and data stay."""
+        self.message = message
+        self.readout.value = f'<span style="color:#b00">&#9888; {html.escape(message)}</span>'
 
     def refresh(self) -> None:
         """Recompute and redraw; a refused value becomes a message in the widget, not a traceback."""
@@ -91,8 +101,7 @@ class Explorer:
         try:
             data = self.compute(**self.values)
         except ValueError as err:
-            self.message = str(err)
-            self.readout.value = f'<span style="color:#b00">&#9888; {html.escape(self.message)}</span>'
+            self.refuse(str(err))
             return
         self.message = ""
         self.data = data
