@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from d2l_bn.data import fashion_mnist_tensors
-from d2l_bn.widgets.sgd import SGDExplorer, loss_checkpoints, sgd_loss_curve, single_thread
+from d2l_bn.widgets.controls import one_thread
+from d2l_bn.widgets.sgd import SGDExplorer, loss_checkpoints, sgd_loss_curve
 
 NUM_EXAMPLES = 1000          # what the notebook passes: a fixed Fashion-MNIST subset held in memory
 REDRAW_BUDGET_S = 3.0        # the budget for one redraw on a laptop CPU
@@ -50,7 +51,7 @@ def test_curve_is_minibatch_sgd_on_the_mean_loss_as_torch_optim_does_it(subset):
     reference = copy.deepcopy(net)
     trainer = torch.optim.SGD(reference.parameters(), lr=0.1)
     generator = torch.Generator().manual_seed(3)
-    with single_thread():                                     # as the explorer runs it
+    with one_thread():                                     # as the explorer runs it
         curve = sgd_loss_curve(net, features, labels, batch_size=64, lr=0.1, num_epochs=2, seed=3)
         for _ in range(2):
             order = torch.randperm(NUM_EXAMPLES, generator=generator)

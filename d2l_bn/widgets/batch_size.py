@@ -16,8 +16,6 @@ spend its time launching kernels, and a redraw stays under a few seconds on a 2-
 """
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import ipywidgets as widgets
@@ -28,6 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from d2l_bn.widgets.base import Explorer
+from d2l_bn.widgets.controls import one_thread
 
 BATCH_SIZES = tuple(2 ** k for k in range(10))   # 1, 2, 4, ..., 512
 
@@ -70,20 +69,6 @@ def batch_statistics(values: torch.Tensor, batch_size: int, num_batches: int,
     normalised = (batches - means[:, None]) / torch.sqrt(variances[:, None] + 1e-5)
     return means, variances, normalised.flatten()
 
-
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Run torch on one CPU thread inside the block.
-
-    A 32-unit MLP is too small to share between threads: on a busy 2-core laptop the second thread mostly
-    waits for the first, and we measured a redraw 10-30x slower with 2 threads than with 1.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 class BatchSizeExplorer(Explorer):

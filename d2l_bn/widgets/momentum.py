@@ -23,29 +23,11 @@ from typing import Any, Optional
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
-from traitlets import validate
 
 from d2l_bn.widgets.base import Explorer
+from d2l_bn.widgets.controls import PassThroughFloatSlider, PassThroughIntSlider
 
 
-class _PassThroughFloatSlider(widgets.FloatSlider):
-    """A slider that passes typed values through instead of clamping them to its range.
-
-    ipywidgets would silently turn ``explorer.set(momentum=1.5)`` into 1.0; passing it through lets the explorer
-    say why momentum must lie in [0, 1]. The range only limits where the handle can be dragged.
-    """
-
-    @validate("value")
-    def _validate_value(self, proposal: dict) -> float:
-        return proposal["value"]
-
-
-class _PassThroughIntSlider(widgets.IntSlider):
-    """Same for the batch size: ``set(batch_size=0)`` becomes a message, not a silent 1."""
-
-    @validate("value")
-    def _validate_value(self, proposal: dict) -> int:
-        return proposal["value"]
 
 
 def running_stats_trajectory(batch_means: np.ndarray, batch_vars: np.ndarray, momentum: Optional[float],
@@ -91,11 +73,11 @@ class MomentumExplorer(Explorer):
         rng = np.random.default_rng(seed)
         self.stream = mean + math.sqrt(var) * rng.standard_normal((steps, self.MAX_BATCH_SIZE))
         controls = {
-            "momentum": _PassThroughFloatSlider(value=momentum, min=0.0, max=1.0, step=0.01,
+            "momentum": PassThroughFloatSlider(value=momentum, min=0.0, max=1.0, step=0.01,
                                                 description="momentum", readout_format=".2f",
                                                 continuous_update=False),
             "cumulative": widgets.Checkbox(value=cumulative, description="cumulative (None)", indent=False),
-            "batch_size": _PassThroughIntSlider(value=batch_size, min=1, max=self.MAX_BATCH_SIZE,
+            "batch_size": PassThroughIntSlider(value=batch_size, min=1, max=self.MAX_BATCH_SIZE,
                                                 description="batch size", continuous_update=False),
         }
         super().__init__(controls, figsize=(10.0, 3.0))

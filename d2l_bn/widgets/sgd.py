@@ -16,10 +16,9 @@ sane and the readout says so, instead of drawing a wall of NaNs (or raising).
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
-from typing import Any, Iterator
+from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
@@ -27,10 +26,10 @@ import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import nn
-from traitlets import validate
 
 from d2l_bn.optim import sgd
 from d2l_bn.widgets.base import Explorer
+from d2l_bn.widgets.controls import PassThroughIntSlider, PassThroughLogSlider, one_thread
 
 #: A run counts as diverged once its loss is not finite or exceeds this multiple of the starting loss. With a
 #: stable cross-entropy the loss of a too-large step rarely overflows: the ReLUs die and the loss climbs to
@@ -38,24 +37,6 @@ from d2l_bn.widgets.base import Explorer
 DIVERGENCE_FACTOR = 10.0
 
 
-class _PassThroughIntSlider(widgets.IntSlider):
-    """An IntSlider that passes every value through instead of clamping it to its range.
-
-    ipywidgets would silently turn ``explorer.set(batch_size=0)`` into 1; passing 0 through lets the explorer
-    explain why it is refused. The range only limits where the handle can be dragged.
-    """
-
-    @validate("value")
-    def _validate_value(self, proposal: dict) -> int:
-        return proposal["value"]
-
-
-class _PassThroughLogSlider(widgets.FloatLogSlider):
-    """A FloatLogSlider that passes every value through (a negative learning rate reaches the explorer)."""
-
-    @validate("value")
-    def _validate_value(self, proposal: dict) -> float:
-        return proposal["value"]
 
 
 def loss_checkpoints(num_updates: int, num_points: int = 24) -> np.ndarray:
@@ -120,21 +101,6 @@ def sgd_loss_curve(net: nn.Module, features: torch.Tensor, labels: torch.Tensor,
             "diverged_at": diverged_at, "updates_per_epoch": per_epoch, "total_updates": total}
 
 
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """Run the enclosed PyTorch CPU work on one thread, then restore the previous thread count.
-
-    The explorer's model is so small that a kernel finishes before a second thread has woken up: extra
-    threads add only synchronisation, and on a busy machine (other processes holding the cores) their
-    spin-waiting made a redraw up to 10 times slower in our measurements.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
 
 class SGDExplorer(Explorer):
     """Slide the batch size and the learning rate; a short SGD run redraws the loss curves.
@@ -172,10 +138,10 @@ class SGDExplorer(Explorer):
         self.reference: dict[str, Any] = {}
         n = len(self.labels)
         controls = {
-            "batch_size": _PassThroughIntSlider(
+            "batch_size": PassThroughIntSlider(
                 value=batch_size, min=1, max=n, description="batch size", continuous_update=False,
                 style={"description_width": "initial"}, layout=widgets.Layout(width="380px")),
-            "lr": _PassThroughLogSlider(
+            "lr": PassThroughLogSlider(
                 value=lr, base=10, min=math.log10(lr_range[0]), max=math.log10(lr_range[1]), step=0.1,
                 description="learning rate", readout_format=".3g", continuous_update=False,
                 style={"description_width": "initial"}, layout=widgets.Layout(width="380px")),
@@ -199,7 +165,7 @@ class SGDExplorer(Explorer):
             raise ValueError(f"learning rate must be a positive number (the step size), got {lr}; "
                              f"try 0.1 and move it by factors of 10")
         self.net.load_state_dict(self.initial_state)
-        with single_thread():
+        with one_thread():
             curve = sgd_loss_curve(self.net, self.features, self.labels, int(batch_size), float(lr),
                                    self.num_epochs, self.seed)
         return {"batch_size": int(batch_size), "lr": float(lr), **curve,

@@ -16,10 +16,10 @@ import ipywidgets as widgets
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from traitlets import validate
 
 from d2l_bn.losses import softmax
 from d2l_bn.widgets.base import Explorer
+from d2l_bn.widgets.controls import PassThroughLogSlider
 
 #: A plausible set of scores a Fashion-MNIST classifier might give an image of a shirt: the classes that look
 #: like a shirt (T-shirt, pullover, coat) score high too, so the flattening with T is easy to see.
@@ -27,18 +27,6 @@ EXAMPLE_LABELS = ("t-shirt", "trouser", "pullover", "dress", "coat",
                   "sandal", "shirt", "sneaker", "bag", "ankle boot")
 EXAMPLE_LOGITS = (2.0, -1.0, 1.5, 0.5, 1.0, -2.0, 2.5, -2.5, -0.5, -3.0)
 
-
-class _TemperatureSlider(widgets.FloatLogSlider):
-    """A log slider that passes every value through instead of silently clamping it to its range.
-
-    ipywidgets clamps ``slider.value = 0`` to the slider's minimum, so a learner who types
-    ``explorer.set(temperature=0)`` would be shown T = 0.05 without being told. Passing the value through lets
-    the explorer explain why T must be positive; the range only limits where the handle can be dragged.
-    """
-
-    @validate("value")
-    def _validate_value(self, proposal: dict) -> float:
-        return proposal["value"]
 
 
 def softmax_entropy(probs: torch.Tensor) -> torch.Tensor:
@@ -73,7 +61,7 @@ class TemperatureExplorer(Explorer):
         self.curve_temperatures = np.geomspace(t_min, t_max, 200)
         temperatures = torch.as_tensor(self.curve_temperatures).unsqueeze(1)
         self.curve_entropy = softmax_entropy(softmax(self.logits / temperatures)).numpy()
-        slider = _TemperatureSlider(value=temperature, base=10, min=math.log10(t_min), max=math.log10(t_max),
+        slider = PassThroughLogSlider(value=temperature, base=10, min=math.log10(t_min), max=math.log10(t_max),
                                     step=0.01, description="temperature T", readout_format=".3g",
                                     continuous_update=True, style={"description_width": "initial"},
                                     layout=widgets.Layout(width="420px"))

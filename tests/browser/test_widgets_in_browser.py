@@ -66,14 +66,22 @@ def jupyter_lab(tmp_path_factory):
     """A JupyterLab server on loopback, serving a copy of the explorers notebook; yields (base_url, token)."""
     root = tmp_path_factory.mktemp("lab")
     shutil.copy(EXPLORERS, root / EXPLORERS.name)
+    # Render every cell (no virtual scrolling) so the test sees each cell's prompt; no news pop-up.
+    settings = root / "lab-settings"
+    (settings / "@jupyterlab" / "notebook-extension").mkdir(parents=True)
+    (settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
+        '{"windowingMode": "none"}')
+    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
+    (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+        '{"fetchNews": "false", "checkForUpdates": false}')
     port, token = _free_port(), secrets.token_hex(16)
     log = open(root / "server.log", "w")
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--ServerApp.port={port}",
          "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-         "--ServerApp.port_retries=0", "--ServerApp.allow_root=True", "--LabApp.news_url=", "--LabApp.check_for_updates_class="
-         "jupyterlab.NeverCheckForUpdate"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=root)
+         "--ServerApp.port_retries=0", "--ServerApp.allow_root=True"],
+        stdout=log, stderr=subprocess.STDOUT, cwd=root,
+        env={**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings)})
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while True:
@@ -121,6 +129,10 @@ def test_momentum_explorer_redraws_in_jupyterlab_when_sliders_move(browser, jupy
     image = _widget_image(page)
     try:
         image.wait_for(timeout=240_000)
+        # Widget messages queue behind running cells: wait until every code cell has run.
+        page.wait_for_function(
+            "() => { const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];"
+            " return p.length > 0 && p.every(e => /\\[\\d+\\]/.test(e.textContent)); }", timeout=300_000)
     finally:
         page.screenshot(path=str(ARTIFACTS / "momentum_explorer_after_run_all.png"))
     page.wait_for_function(
