@@ -53,9 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence
 
-os.environ.setdefault('MPLBACKEND', 'Agg')  # before anything imports pyplot: d2l's Animator must not open windows
-
-import torch  # noqa: E402
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from a checkout, without installing the package
@@ -231,6 +229,10 @@ def run_ours(args: argparse.Namespace, root: Path) -> Result:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    # d2l's Animator must not open windows. Set here, not at import: a test that imports this module would
+    # otherwise hand MPLBACKEND=Agg to every notebook kernel started after it, and their figures would vanish.
+    import matplotlib
+    matplotlib.use('Agg')
     args = parse_args(argv)
     d2l = import_d2l()
     from d2l_bn.data import data_root, load_data_fashion_mnist
