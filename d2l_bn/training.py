@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 import torch
 from torch import nn
@@ -31,7 +31,7 @@ from d2l_bn.devices import describe_device, try_gpu
 from d2l_bn.metrics import Accumulator, History, Timer, accuracy, count_correct  # noqa: F401
 from d2l_bn.plotting import Animator
 
-__all__ = ['Accumulator', 'History', 'Timer', 'accuracy', 'count_correct',
+__all__ = ['Accumulator', 'History', 'Timer', 'accuracy', 'count_correct', 'cosine_schedule',
            'evaluate_accuracy_gpu', 'train_ch6']
 
 # Evaluation batch size for the in-memory path. Big batches keep a GPU busy; on a CPU,
@@ -163,6 +163,28 @@ def _check_args(num_epochs: Any, lr: Any) -> None:
                          f'd2l uses lr=0.9 for LeNet and lr=1.0 for LeNet with batch norm')
 
 
+def cosine_schedule(progress: float) -> float:
+    """Learning-rate factor that falls from 1 to 0 along half a cosine as training goes from start to end.
+
+    For `train_ch6(..., lr_schedule=cosine_schedule)`: at a constant lr the last epoch's weights are
+    one noisy SGD sample; letting the step shrink to zero lets them settle (Loshchilov & Hutter, 2017).
+    """
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _check_schedule(lr_schedule: Any) -> None:
+    if lr_schedule is None:
+        return
+    if not callable(lr_schedule):
+        raise ValueError(f'lr_schedule must be a function of the fraction of training done (0 to 1) returning '
+                         f'a factor for lr, e.g. lr_schedule=cosine_schedule; got {lr_schedule!r}')
+    for progress in (0.0, 0.5, 1.0):
+        factor = lr_schedule(progress)
+        if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not 0 <= factor < math.inf:
+            raise ValueError(f'lr_schedule({progress}) returned {factor!r}; it must return a finite factor '
+                             f'>= 0 that multiplies lr (1.0 = lr unchanged)')
+
+
 def _plot_points(num_batches: Optional[int]) -> set[int]:
     """Batch numbers (1-based) after which the curves get a point; just the end if the length is unknown."""
     if not num_batches:
@@ -179,16 +201,20 @@ def _progress_bar(show: bool, epoch: int, num_epochs: int, total: Optional[int])
 
 def train_ch6(net, train_iter, test_iter, num_epochs, lr, device=None, *,
               animate: bool = True, init: bool = True, seed: Optional[int] = None,
-              progress: Optional[bool] = None) -> History:
+              progress: Optional[bool] = None,
+              lr_schedule: Optional[Callable[[float], float]] = None) -> History:
     """Train a model with a GPU (defined in Chapter 6), d2l-style; return the measured History.
 
     device: None means `try_gpu()`. animate: draw d2l's live plot (headless: kept in
     `History.figure`). init: apply d2l's Xavier init first; pass False to continue
     training a net. seed: seeds torch (weights, dropout) and, for an in-memory loader
     without its own generator, the shuffling. progress: a tqdm bar per epoch; None
-    means "only when not animating". Ctrl-C stops cleanly and returns the epochs done.
+    means "only when not animating". lr_schedule: None keeps lr constant (d2l); a function
+    f(fraction of training done, from 0 at the first step) makes each step's learning rate
+    lr * f(...), e.g. `cosine_schedule`. Ctrl-C stops cleanly and returns the epochs done.
     """
     _check_args(num_epochs, lr)
+    _check_schedule(lr_schedule)
     device = try_gpu() if device is None else torch.device(device)
     if seed is not None:
         torch.manual_seed(seed)
@@ -198,7 +224,7 @@ def train_ch6(net, train_iter, test_iter, num_epochs, lr, device=None, *,
     print('training on', describe_device(device))
     try:
         return _fit(net, train_iter, test_iter, num_epochs, lr, device, animate, seed,
-                    (not animate) if progress is None else progress)
+                    (not animate) if progress is None else progress, lr_schedule)
     except _OutOfMemoryError as err:
         size = getattr(train_iter, 'batch_size', None) or 256
         raise RuntimeError(
@@ -207,12 +233,13 @@ def train_ch6(net, train_iter, test_iter, num_epochs, lr, device=None, *,
             f'or free memory (delete unused nets and tensors, or restart the kernel)') from err
 
 
-def _fit(net, train_iter, test_iter, num_epochs, lr, device, animate, seed, progress) -> History:
+def _fit(net, train_iter, test_iter, num_epochs, lr, device, animate, seed, progress, lr_schedule) -> History:
     wall, timer, timing = Timer(), Timer(), False
     net.to(device)
     optimizer = torch.optim.SGD(net.parameters(), lr=lr)
     loss = nn.CrossEntropyLoss()
-    animator = Animator(xlabel='epoch', xlim=[1, num_epochs],
+    # d2l's x range [1, num_epochs]; a single epoch gets [0, 1] (matplotlib warns on an empty range)
+    animator = Animator(xlabel='epoch', xlim=[1, num_epochs] if num_epochs > 1 else [0, 1],
                         legend=['train loss', 'train acc', 'test acc']) if animate else None
     history = History(device=str(device), figure=animator.fig if animator else None)
     train_data = _DeviceData(train_iter, device) if _is_in_memory(train_iter) else None
@@ -236,6 +263,10 @@ def _fit(net, train_iter, test_iter, num_epochs, lr, device, animate, seed, prog
             timer.start()
             timing = True
             for batch, (X, y) in enumerate(_train_batches(train_iter, train_data, device, generator), 1):
+                if lr_schedule is not None:  # a plain float per step: no tensor, no sync
+                    done = (epoch + (batch - 1) / num_batches) / num_epochs if num_batches else epoch / num_epochs
+                    for group in optimizer.param_groups:
+                        group['lr'] = lr * lr_schedule(done)
                 optimizer.zero_grad(set_to_none=True)
                 y_hat = net(X)
                 l = loss(y_hat, y)

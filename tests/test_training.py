@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 from d2l_bn import metrics, training  # noqa: E402
 from d2l_bn.metrics import Accumulator, Timer, accuracy, count_correct  # noqa: E402
-from d2l_bn.training import History, evaluate_accuracy_gpu, train_ch6  # noqa: E402
+from d2l_bn.training import History, cosine_schedule, evaluate_accuracy_gpu, train_ch6  # noqa: E402
 from synthetic_data import NUM_CLASSES, bright_quadrant_images  # noqa: E402
 
 
@@ -326,6 +326,68 @@ def test_train_ch6_animates_headless_with_five_points_per_epoch_and_one_test_poi
     assert lines[0].get_ydata()[-1] == pytest.approx(history.train_loss[-1])
     assert [t.get_text() for t in history.figure.axes[0].get_legend().get_texts()] == \
         ['train loss', 'train acc', 'test acc']
+
+
+def test_a_single_epoch_plots_over_0_to_1_without_a_matplotlib_warning(data, recwarn):
+    history = train_ch6(small_net(), *memory_loaders(data), 1, 0.5, 'cpu', init=False)
+    assert history.figure.axes[0].get_xlim() == (0, 1)   # d2l's [1, num_epochs] would be empty
+    assert not [w for w in recwarn if 'xlim' in str(w.message)]
+
+
+# --- learning-rate schedule ----------------------------------------------------------------------
+
+@pytest.mark.parametrize('kind', ['dataloader', 'memory'])
+def test_lr_schedule_sees_the_fraction_of_training_done_at_every_step(data, kind):
+    seen = []
+
+    def spy(progress):
+        seen.append(progress)
+        return 1.0
+
+    loaders = data_loaders(data) if kind == 'dataloader' else memory_loaders(data)
+    quiet_train(small_net(), *loaders, num_epochs=2, lr_schedule=spy)
+    steps = 2 * 256 // 32
+    assert seen[-steps:] == pytest.approx([i / steps for i in range(steps)])
+
+
+def test_lr_schedule_sets_each_steps_learning_rate_to_lr_times_the_factor(data, monkeypatch):
+    used = []
+    step = torch.optim.SGD.step
+
+    def recording_step(self, *args, **kwargs):
+        used.append(self.param_groups[0]['lr'])
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.SGD, 'step', recording_step)
+    quiet_train(small_net(), *memory_loaders(data), num_epochs=1, lr=0.5, lr_schedule=cosine_schedule)
+    assert used == pytest.approx([0.5 * cosine_schedule(i / 8) for i in range(8)])
+    assert used[0] == 0.5 and used[-1] < 0.02
+
+
+def test_a_constant_factor_of_one_is_d2ls_constant_lr_and_zero_leaves_the_weights_alone(data):
+    plain = quiet_train(small_net(), *memory_loaders(data))
+    constant = quiet_train(small_net(), *memory_loaders(data), lr_schedule=lambda t: 1.0)
+    assert (constant.train_loss, constant.test_acc) == (plain.train_loss, plain.test_acc)
+    net = small_net()
+    before = [p.detach().clone() for p in net.parameters()]
+    quiet_train(net, *memory_loaders(data), lr_schedule=lambda t: 0.0)
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
+
+
+def test_cosine_schedule_falls_from_one_to_zero_through_one_half():
+    assert [cosine_schedule(t) for t in (0, 0.5, 1)] == pytest.approx([1, 0.5, 0], abs=1e-12)
+    assert all(cosine_schedule(a / 10) > cosine_schedule(b / 10) for a, b in zip(range(10), range(1, 11)))
+
+
+@pytest.mark.parametrize('schedule, match', [
+    ('cosine', 'must be a function'),
+    (lambda t: -1.0, 'factor >= 0'),
+    (lambda t: float('nan'), 'factor >= 0'),
+    (lambda t: torch.tensor(1.0), 'factor >= 0'),
+])
+def test_a_bad_lr_schedule_is_refused_before_training_naming_the_fix(data, schedule, match):
+    with pytest.raises(ValueError, match=match):
+        quiet_train(small_net(), *memory_loaders(data), lr_schedule=schedule)
 
 
 def test_train_ch6_shows_a_progress_bar_per_epoch_when_not_animating(data, capsys):
