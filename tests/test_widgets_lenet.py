@@ -21,15 +21,6 @@ def data():
     return (*bright_quadrant_images(320, seed=1), *bright_quadrant_images(160, seed=2))
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """A tiny net: a second intra-op thread only adds contention on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def make(data, **kwargs) -> LeNetExplorer:
     kwargs.setdefault('num_epochs', 2)
     return LeNetExplorer(data=data, device='cpu', **kwargs)

@@ -18,7 +18,6 @@ run's test accuracy is kept, by setting, in a small comparison table (drawn besi
 """
 from __future__ import annotations
 
-import contextlib
 import time
 from typing import Any, Optional
 
@@ -169,8 +168,11 @@ class LeNetExplorer(Explorer):
         # Each change of the bar is a message to the browser: ~100 per run, not one per step (2,350 on a GPU).
         self._progress_every = max(1, self.progress.max // 100)
         rng = torch.random.fork_rng(devices=[self.device] if self.device.type == 'cuda' else [])
-        # one_thread: LeNet's CPU operations are too small to share between cores (see controls.one_thread)
-        with rng, (one_thread() if self.device.type == 'cpu' else contextlib.nullcontext()):
+        # CPU: one thread, LeNet's operations are too small to share between cores (see controls.one_thread).
+        # GPU: deterministic cuDNN, so that two runs differing only in BN's momentum train identically.
+        settings = (one_thread() if self.device.type == 'cpu'
+                    else torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=True))
+        with rng, settings:
             torch.manual_seed(self.seed)  # a private stream: the notebook's random numbers are untouched
             net = lenet_bn()
             for module in net.modules():
