@@ -30,7 +30,7 @@ threads for the same cores.
 The OpenMP wait policy matters as much. It is read from the environment at start-up, so it is the same for
 both. By default an idle OpenMP thread spins a while before it sleeps, so the next operation starts at once;
 with ``OMP_WAIT_POLICY=PASSIVE`` it sleeps at once and every operation pays a wake-up. On the 2-core CI
-machine PASSIVE moved our epoch from a median of 4.3 s (6 runs) to 5.7 s (7 runs), while d2l's stayed near
+machine PASSIVE moved our epoch from a median of 4.2 s (7 runs) to 5.7 s (7 runs), while d2l's stayed near
 10 s (its spinning threads and its 4 data workers fight over the same 2 cores either way). The header line
 says which policy a run used.
 
