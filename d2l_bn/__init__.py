@@ -18,8 +18,9 @@ from d2l_bn.training import History, cosine_schedule, evaluate_accuracy_gpu, tra
 
 __all__ = [
     "Accumulator", "Animator", "BatchNorm", "Dropout", "History", "Timer", "accuracy", "batch_norm",
-    "batch_norm_backward", "cosine_schedule", "cross_entropy", "describe_device", "dropout_layer", "evaluate_accuracy_gpu",
-    "fashion_mnist_tensors", "get_fashion_mnist_labels", "init_xavier", "lenet", "lenet_bn",
-    "load_data_fashion_mnist", "log_softmax", "mlp_dropout", "plot", "set_axes", "set_figsize", "sgd",
-    "show_images", "softmax", "softmax_regression", "train_ch6", "try_all_gpus", "try_gpu", "use_svg_display",
+    "batch_norm_backward", "cosine_schedule", "cross_entropy", "describe_device", "dropout_layer",
+    "evaluate_accuracy_gpu", "fashion_mnist_tensors", "get_fashion_mnist_labels", "init_xavier", "lenet",
+    "lenet_bn", "load_data_fashion_mnist", "log_softmax", "mlp_dropout", "plot", "set_axes", "set_figsize",
+    "sgd", "show_images", "softmax", "softmax_regression", "train_ch6", "try_all_gpus", "try_gpu",
+    "use_svg_display",
 ]

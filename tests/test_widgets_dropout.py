@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from d2l_bn.widgets.dropout import DropoutExplorer, example_activations
+from explorer_checks import assert_refused_keeping_the_last_picture
 
 
 def test_train_output_is_input_times_mask_scaled_by_one_over_one_minus_p():
@@ -90,13 +91,9 @@ def test_moving_the_slider_redraws_the_picture_and_the_readout():
 @pytest.mark.parametrize("bad", [1.0, -0.1, 1.5, float("nan")])
 def test_p_outside_zero_to_one_becomes_a_message_and_keeps_the_last_picture(bad):
     explorer = DropoutExplorer(p=0.5)
-    png, data = explorer.png, explorer.data
-    explorer.set(p=bad)                                 # no traceback
-    assert "p must be a probability in [0, 1)" in explorer.message
-    assert explorer.text().startswith("⚠")
-    assert explorer.png == png and explorer.data is data
-    explorer.set(p=0.25)                                # a good value clears the message
-    assert explorer.message == "" and explorer.data["p"] == 0.25
+    assert_refused_keeping_the_last_picture(explorer, dict(p=bad), "p must be a probability in [0, 1)",
+                                            good=dict(p=0.25))
+    assert explorer.data["p"] == 0.25
 
 
 def test_slider_does_not_silently_clamp_a_refused_value_to_its_range():

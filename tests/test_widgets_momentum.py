@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from d2l_bn.widgets.momentum import MomentumExplorer, running_stats_trajectory
+from explorer_checks import assert_refused_keeping_the_last_picture
 
 
 def test_running_stats_trajectory_matches_pytorch_batchnorm_for_every_momentum():
@@ -98,14 +99,8 @@ def test_moving_a_control_redraws_the_picture_and_the_readout():
     (dict(momentum=float("nan")), "momentum must be in [0, 1]"),
 ])
 def test_bad_values_become_a_message_and_keep_the_last_picture(bad, fragment):
-    explorer = MomentumExplorer()
-    png, data = explorer.png, explorer.data
-    explorer.set(**bad)                                               # no traceback
-    assert fragment in explorer.message
-    assert explorer.text().startswith("⚠")
-    assert explorer.png == png and explorer.data is data
-    explorer.set(batch_size=16, momentum=0.1)                         # a good value clears the message
-    assert explorer.message == ""
+    assert_refused_keeping_the_last_picture(MomentumExplorer(), bad, fragment,
+                                            good=dict(batch_size=16, momentum=0.1))
 
 
 def test_redraw_is_fast_enough_for_a_slider():

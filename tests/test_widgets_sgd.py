@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from d2l_bn.data import fashion_mnist_tensors
 from d2l_bn.widgets.controls import one_thread
 from d2l_bn.widgets.sgd import SGDExplorer, loss_checkpoints, sgd_loss_curve
+from explorer_checks import assert_refused_keeping_the_last_picture
 
 NUM_EXAMPLES = 1000          # what the notebook passes: a fixed Fashion-MNIST subset held in memory
 REDRAW_BUDGET_S = 3.0        # the budget for one redraw on a laptop CPU
@@ -111,12 +112,8 @@ def test_too_large_learning_rate_is_a_divergence_report_with_a_truncated_curve(e
     ({"lr": float("inf")}, "learning rate must be a positive number"),
 ])
 def test_bad_values_become_a_message_and_keep_the_last_picture(explorer, values, complaint):
-    png, data = explorer.png, explorer.data
-    explorer.set(**values)                                    # no traceback
-    assert complaint in explorer.message and explorer.text().startswith("⚠")
-    assert explorer.png == png and explorer.data is data
-    explorer.set(batch_size=16, lr=0.05)                      # a good value clears the message
-    assert explorer.message == "" and explorer.data["batch_size"] == 16
+    assert_refused_keeping_the_last_picture(explorer, values, complaint, good=dict(batch_size=16, lr=0.05))
+    assert explorer.data["batch_size"] == 16
 
 
 def test_sliders_pass_refused_values_through_instead_of_clamping_them(explorer):
