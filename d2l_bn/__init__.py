@@ -6,13 +6,15 @@ Names a reader of the d2l book knows keep their d2l signatures (``load_data_fash
 the code here by a test. One idea per module: data, layers, losses, optim, models, devices, metrics, training,
 plotting, widgets.
 """
-from d2l_bn.data import fashion_mnist_tensors, get_fashion_mnist_labels, load_data_fashion_mnist
+from d2l_bn.data import (fashion_mnist_tensors, get_fashion_mnist_labels, load_data_fashion_mnist,
+                         load_data_fashion_mnist_with_validation, validation_split)
 from d2l_bn.devices import describe_device, try_all_gpus, try_gpu
 from d2l_bn.layers import BatchNorm, Dropout, batch_norm, batch_norm_backward, dropout_layer
 from d2l_bn.losses import cross_entropy, log_softmax, softmax
 from d2l_bn.metrics import Accumulator, Timer, accuracy
 from d2l_bn.models import init_xavier, lenet, lenet_bn, mlp_dropout, softmax_regression
 from d2l_bn.optim import sgd
+from d2l_bn.precise_bn import recompute_bn_statistics
 from d2l_bn.plotting import Animator, plot, set_axes, set_figsize, show_images, use_svg_display
 from d2l_bn.training import History, cosine_schedule, evaluate_accuracy_gpu, train_ch6
 
@@ -20,7 +22,7 @@ __all__ = [
     "Accumulator", "Animator", "BatchNorm", "Dropout", "History", "Timer", "accuracy", "batch_norm",
     "batch_norm_backward", "cosine_schedule", "cross_entropy", "describe_device", "dropout_layer",
     "evaluate_accuracy_gpu", "fashion_mnist_tensors", "get_fashion_mnist_labels", "init_xavier", "lenet",
-    "lenet_bn", "load_data_fashion_mnist", "log_softmax", "mlp_dropout", "plot", "set_axes", "set_figsize",
-    "sgd", "show_images", "softmax", "softmax_regression", "train_ch6", "try_all_gpus", "try_gpu",
-    "use_svg_display",
+    "lenet_bn", "load_data_fashion_mnist", "load_data_fashion_mnist_with_validation", "log_softmax", "mlp_dropout",
+    "plot", "recompute_bn_statistics", "set_axes", "set_figsize", "sgd", "show_images", "softmax",
+    "softmax_regression", "train_ch6", "try_all_gpus", "try_gpu", "use_svg_display", "validation_split",
 ]

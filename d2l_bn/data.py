@@ -152,6 +152,52 @@ def load_data_fashion_mnist(batch_size: int, resize: int | None = None, *,
     return train_iter, test_iter
 
 
+NUM_VALIDATION = 10_000   # as many as the test set; the same images in every chapter
+
+
+def validation_split(images: torch.Tensor, labels: torch.Tensor, num_validation: int = NUM_VALIDATION,
+                     seed: int = 0) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """Split a training set into ((train_images, train_labels), (val_images, val_labels)).
+
+    Why: a model, an epoch or a hyper-parameter chosen by its *test* accuracy has seen the test set, and its
+    test accuracy is then an optimistic estimate. Choose on the validation images, carved here from the
+    training set, and report the test accuracy once, for the choice made. The split is a fixed random
+    permutation (from `seed`, its own generator), so every chapter uses the same validation images.
+    """
+    n = len(labels)
+    if len(images) != n:
+        raise ValueError(f'images and labels differ in length ({len(images)} vs {n}); pass matching tensors')
+    if isinstance(num_validation, bool) or not isinstance(num_validation, numbers.Integral) \
+            or not 0 < num_validation < n:
+        raise ValueError(f'num_validation must be a whole number between 1 and {n - 1} (the training set has '
+                         f'{n} examples), got {num_validation!r}')
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).to(images.device)
+    val, train = order[:num_validation], order[num_validation:]
+    return (images[train], labels[train]), (images[val], labels[val])
+
+
+def load_data_fashion_mnist_with_validation(
+        batch_size: int, num_validation: int = NUM_VALIDATION, resize: int | None = None, *,
+        root: str | os.PathLike | None = None, device: torch.device | str | None = None,
+        seed: int = 0) -> tuple[TensorLoader, TensorLoader, TensorLoader]:
+    """(train_iter, val_iter, test_iter): `load_data_fashion_mnist` with a validation set split off.
+
+    The 60,000 training images become 60,000 - num_validation to train on (shuffled each epoch from `seed`)
+    and num_validation to choose with (the same ones in every chapter, see `validation_split`); the test
+    set is untouched.
+    """
+    batch_size = _positive_int(batch_size, 'batch_size', _BATCH_SIZE_FIX)
+    splits = _load_splits(data_root(root))
+    (train_x, train_y), (val_x, val_y) = validation_split(splits.train_images, splits.train_labels,
+                                                          num_validation)
+    loaders = (TensorLoader(train_x, train_y, batch_size, shuffle=True, resize=resize, seed=seed,
+                            source=splits.source),
+               TensorLoader(val_x, val_y, batch_size, shuffle=False, resize=resize, source=splits.source),
+               TensorLoader(splits.test_images, splits.test_labels, batch_size, shuffle=False, resize=resize,
+                            source=splits.source))
+    return tuple(loader.to(device) for loader in loaders) if device is not None else loaders
+
+
 def fashion_mnist_tensors(train: bool = True, root: str | os.PathLike | None = None
                           ) -> tuple[torch.Tensor, torch.Tensor]:
     """(images uint8 (N, 28, 28), labels int64 (N,)) of the training (60,000) or test (10,000) set.

@@ -239,3 +239,23 @@ def test_real_fashion_mnist_has_official_sizes_balance_and_mean():
     for X, y in train_iter:
         seen += len(y)
     assert seen == 60_000 and X.shape[1:] == (1, 28, 28)
+
+
+def test_validation_split_is_fixed_disjoint_and_complete():
+    from d2l_bn.data import validation_split
+    images = torch.arange(100, dtype=torch.uint8).reshape(100, 1, 1).expand(100, 28, 28)
+    labels = torch.arange(100) % 10
+    (train_x, train_y), (val_x, val_y) = validation_split(images, labels, num_validation=20)
+    (_, again_y), (_, again_val_y) = validation_split(images, labels, num_validation=20)
+    assert len(val_y) == 20 and len(train_y) == 80
+    torch.testing.assert_close(val_y, again_val_y)           # the same validation images every time
+    ids = torch.cat([train_x[:, 0, 0], val_x[:, 0, 0]]).long()
+    assert sorted(ids.tolist()) == list(range(100))         # every image once, in exactly one part
+    torch.testing.assert_close(train_y, train_x[:, 0, 0].long() % 10)   # labels travel with their images
+
+
+@pytest.mark.parametrize("num_validation", [0, 100, 2.5, True])
+def test_validation_split_refuses_impossible_sizes(num_validation):
+    from d2l_bn.data import validation_split
+    with pytest.raises(ValueError, match="num_validation"):
+        validation_split(torch.zeros(100, 28, 28, dtype=torch.uint8), torch.zeros(100), num_validation)
