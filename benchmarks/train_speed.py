@@ -154,8 +154,8 @@ def d2l_working_dir(root: Path) -> Iterator[Path]:
     """Run from a folder whose ``../data/FashionMNIST`` is our copy, so d2l reads it and downloads nothing."""
     source = root / 'FashionMNIST'
     if not (source / 'raw').is_dir():
-        raise FileNotFoundError(f'no Fashion-MNIST under {source}; run python -c "import d2l_bn.data as d; '
-                                f'd.load_data_fashion_mnist(256)" once to fetch it, or pass --data-root')
+        raise FileNotFoundError(f'no Fashion-MNIST under {source}; run `python -m d2l_bn.data` once to fetch it, '
+                                f'or pass --data-root')
     previous = Path.cwd()
     with tempfile.TemporaryDirectory(prefix='d2l_bench_') as tmp:
         (Path(tmp) / 'data').mkdir()

@@ -5,11 +5,11 @@ step, `batch_norm_backward` derives its gradient by hand, and `BatchNorm` wraps 
 in a module whose state_dict is interchangeable with `nn.BatchNorm2d`. Tests compare
 every number against `nn.BatchNorm1d/2d`.
 
-Where we deliberately differ from d2l's `BatchNorm` (ch. 8.5):
+Where we deliberately differ from d2l's `BatchNorm` (d2l-en v1.0, ch. 8.5):
 
-* momentum is the weight of the NEW batch, as in PyTorch (d2l's 0.9 is the weight of
-  the old value; PyTorch's default 0.1 means the same thing), and `None` means a
-  cumulative average;
+* momentum is the weight of the NEW batch, as in PyTorch and in d2l-en v1.0's PyTorch
+  code (d2l-zh, and d2l-en before v1.0, pass 0.9 as the weight of the old value: the
+  same average); unlike d2l, `None` means a cumulative average;
 * the running variance is the unbiased batch variance (n/(n-1)), while the
   normalisation itself uses the biased one -- exactly what PyTorch stores;
 * the mode comes from `train()`/`eval()`, not from `torch.is_grad_enabled()`: d2l
@@ -19,10 +19,16 @@ Where we deliberately differ from d2l's `BatchNorm` (ch. 8.5):
 """
 from __future__ import annotations
 
+import numbers
 from typing import Optional, Union
 
 import torch
 from torch import Tensor, nn
+
+# Argument checks are not the lesson: each function below calls one of them first.
+from d2l_bn._layer_checks import (_check_batch, _check_batch_norm_args,
+                                  _check_batch_norm_backward_args, _check_batch_norm_layer_args,
+                                  _check_layer_input)
 
 Momentum = Optional[float]
 
@@ -37,20 +43,25 @@ def _reduce_dims(X: Tensor) -> tuple[int, ...]:
     return (0,) + tuple(range(2, X.dim()))
 
 
-def _check_ndim(X: Tensor) -> None:
-    if X.dim() not in (2, 3, 4):
-        raise ValueError(
-            f"batch norm expects a 2-D (N, C), 3-D (N, C, L) or 4-D (N, C, H, W) input, "
-            f"got shape {tuple(X.shape)}; reshape the input or use a different layer")
+def _at_least_float32(X: Tensor) -> Tensor:
+    """X in float32 if its dtype has fewer bits (float16, bfloat16), else X unchanged.
+
+    float16's largest value is 65504, so deviations of a few hundred from the mean
+    already square to inf, and bfloat16 keeps only about 3 significant digits. Like
+    PyTorch's own BN, we compute in float32 and hand back the input's dtype.
+    """
+    return X.float() if torch.finfo(X.dtype).bits < 32 else X
 
 
 def batch_mean_and_var(X: Tensor) -> tuple[Tensor, Tensor]:
     """Per-channel mean and BIASED variance of a batch, each of shape (C,).
 
     Biased (divide by n) because that is what normalises the batch: it makes the
-    normalised values have variance exactly 1 (up to eps).
+    normalised values have variance exactly 1 (up to eps). Half-precision input
+    gives float32 statistics (see `_at_least_float32`).
     """
-    _check_ndim(X)
+    _check_batch(X)
+    X = _at_least_float32(X)
     dims = _reduce_dims(X)
     mean = X.mean(dim=dims)
     var = ((X - mean.reshape(_channel_shape(X))) ** 2).mean(dim=dims)
@@ -69,32 +80,24 @@ def batch_norm(X: Tensor, gamma: Optional[Tensor], beta: Optional[Tensor],
     gamma/beta None mean 1/0 (no affine step); moving_* None mean "not tracked"
     (then None is returned for them). `num_batches_tracked` counts batches INCLUDING
     this one and is used only when momentum is None (cumulative average).
-    The moving statistics are returned as new tensors; the caller stores them.
+    The moving statistics are returned as new tensors of their own dtype; the caller
+    stores them. Y has X's dtype; half-precision X is normalised in float32.
     """
-    _check_ndim(X)
-    if eps <= 0:
-        raise ValueError(f"eps must be > 0 (it keeps the division finite), got {eps}")
-    if momentum is not None and not 0.0 <= momentum <= 1.0:
-        raise ValueError(f"momentum must be in [0, 1] or None (cumulative average), got {momentum}")
+    _check_batch_norm_args(X, gamma, beta, moving_mean, moving_var, eps, momentum, training,
+                           num_batches_tracked)
     shape = _channel_shape(X)
+    # float16 squares overflow: compute in float32, return Y in the input's dtype.
+    in_dtype, X = X.dtype, _at_least_float32(X)
 
     if not training:
         # Inference: normalise with the statistics gathered during training, so one
         # example's output no longer depends on the rest of its batch.
-        if moving_mean is None or moving_var is None:
-            raise ValueError("eval-mode batch norm needs moving_mean and moving_var; "
-                             "pass training=True to normalise with batch statistics")
         X_hat = (X - moving_mean.reshape(shape)) / torch.sqrt(moving_var.reshape(shape) + eps)
     else:
-        # Each channel is normalised with statistics over n values. With n == 1 the
-        # variance is 0 and every output is beta: training signal is lost, and the
+        # Each channel is normalised with statistics over n values; n >= 2 (checked
+        # above): with n == 1 the variance is 0, every output would be beta, and the
         # unbiased estimate n/(n-1) below would divide by zero.
         n = X.numel() // X.shape[1]
-        if n < 2:
-            raise ValueError(
-                f"Expected more than 1 value per channel when training, got input shape "
-                f"{tuple(X.shape)}: batch norm needs at least two values per channel; "
-                f"use eval() or a larger batch")
         # step 1: per-channel batch statistics (biased variance: divide by n).
         dims = _reduce_dims(X)
         mean = X.mean(dim=dims)
@@ -109,12 +112,13 @@ def batch_norm(X: Tensor, gamma: Optional[Tensor], beta: Optional[Tensor],
             with torch.no_grad():
                 factor = 1.0 / num_batches_tracked if momentum is None else momentum
                 unbiased_var = var * (n / (n - 1))
-                moving_mean = (1.0 - factor) * moving_mean + factor * mean.reshape(moving_mean.shape)
-                moving_var = (1.0 - factor) * moving_var + factor * unbiased_var.reshape(moving_var.shape)
+                new_mean = (1.0 - factor) * moving_mean + factor * mean.reshape(moving_mean.shape)
+                new_var = (1.0 - factor) * moving_var + factor * unbiased_var.reshape(moving_var.shape)
+                moving_mean, moving_var = new_mean.to(moving_mean.dtype), new_var.to(moving_var.dtype)
     # step 4: scale and shift, so the layer can undo the normalisation if that helps.
     Y = X_hat if gamma is None else gamma.reshape(shape) * X_hat
     Y = Y if beta is None else Y + beta.reshape(shape)
-    return Y, moving_mean, moving_var
+    return Y.to(in_dtype), moving_mean, moving_var
 
 
 def batch_norm_backward(dY: Tensor, X_hat: Tensor, gamma: Optional[Tensor], var: Tensor,
@@ -134,8 +138,11 @@ def batch_norm_backward(dY: Tensor, X_hat: Tensor, gamma: Optional[Tensor], var:
         dX = (dX_hat - mean(dX_hat) - X_hat * mean(dX_hat * X_hat)) / sigma.
     The gradient is centred and orthogonal to X_hat: BN's output ignores shifts and
     scalings of its input, so the gradient has no component along those directions.
+    As in the forward pass, half-precision inputs are reduced in float32: dX comes
+    back in dY's dtype, dgamma and dbeta in float32 (their sums overflow float16).
     """
-    _check_ndim(X_hat)
+    _check_batch_norm_backward_args(dY, X_hat, gamma, var, eps)
+    in_dtype, dY, X_hat = dY.dtype, _at_least_float32(dY), _at_least_float32(X_hat)
     shape, dims = _channel_shape(X_hat), _reduce_dims(X_hat)
     dbeta = dY.sum(dim=dims)
     dgamma = (dY * X_hat).sum(dim=dims)
@@ -143,7 +150,7 @@ def batch_norm_backward(dY: Tensor, X_hat: Tensor, gamma: Optional[Tensor], var:
     sigma = torch.sqrt(var.reshape(shape) + eps)
     dX = (dX_hat - dX_hat.mean(dim=dims, keepdim=True)
           - X_hat * (dX_hat * X_hat).mean(dim=dims, keepdim=True)) / sigma
-    return dX, dgamma, dbeta
+    return dX.to(in_dtype), dgamma, dbeta
 
 
 class BatchNorm(nn.Module):
@@ -161,15 +168,8 @@ class BatchNorm(nn.Module):
                  momentum: Momentum = 0.1, affine: bool = True,
                  track_running_stats: bool = True) -> None:
         super().__init__()
-        if num_dims not in (2, 3, 4):
-            raise ValueError(f"num_dims must be 2 (N, C), 3 (N, C, L) or 4 (N, C, H, W), "
-                             f"got {num_dims}: use 2 after nn.Linear, 4 after nn.Conv2d")
-        if num_features < 1:
-            raise ValueError(f"num_features must be the channel count (>= 1), got {num_features}")
-        if eps <= 0:
-            raise ValueError(f"eps must be > 0 (it keeps the division finite), got {eps}")
-        if momentum is not None and not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"momentum must be in [0, 1] or None (cumulative average), got {momentum}")
+        _check_batch_norm_layer_args(num_features, num_dims, eps, momentum, affine,
+                                     track_running_stats)
         self.num_features, self.num_dims = num_features, num_dims
         self.eps, self.momentum = eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
@@ -206,18 +206,8 @@ class BatchNorm(nn.Module):
             self.running_var.fill_(1.0)
             self.num_batches_tracked.zero_()
 
-    def _check_input(self, X: Tensor) -> None:
-        if X.dim() != self.num_dims:
-            raise ValueError(
-                f"BatchNorm(num_dims={self.num_dims}) expects a {self.num_dims}-D input, got "
-                f"shape {tuple(X.shape)}; build the layer with num_dims={X.dim()} or reshape")
-        if X.shape[1] != self.num_features:
-            raise ValueError(
-                f"BatchNorm({self.num_features}) expects {self.num_features} channels in dim 1, "
-                f"got shape {tuple(X.shape)}; set num_features to the previous layer's output size")
-
     def forward(self, X: Tensor) -> Tensor:
-        self._check_input(X)
+        _check_layer_input(X, self.num_features, self.num_dims)
         update_stats = self.training and self.track_running_stats
         # Batch statistics in training, and in eval when there is nothing tracked.
         use_batch_stats = self.training or not self.track_running_stats
@@ -241,14 +231,21 @@ class BatchNorm(nn.Module):
                 f"track_running_stats={self.track_running_stats}")
 
 
+def _check_dropout_probability(p: object, name: str) -> None:
+    """Refuse anything but a probability in [0, 1] (a real number; not a bool, not NaN), naming the fix."""
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1] (the chance that a unit is zeroed), "
+                         f"got {p!r}; e.g. {name}=0.5")
+
+
 def dropout_layer(X: Tensor, dropout: float) -> Tensor:
     """Inverted dropout: zero each element with probability `dropout`, scale survivors.
 
-    Dividing the survivors by (1 - dropout) keeps every element's expectation equal
-    to its input, so nothing needs rescaling at test time (d2l's formulation).
+    Every element gets its own coin flip, so every example of a batch gets its own
+    mask. Dividing the survivors by (1 - dropout) keeps every element's expectation
+    equal to its input, so nothing needs rescaling at test time (d2l's formulation).
     """
-    if not 0.0 <= dropout <= 1.0:
-        raise ValueError(f"dropout must be a probability in [0, 1], got {dropout}")
+    _check_dropout_probability(dropout, "dropout")
     if dropout == 1.0:
         return torch.zeros_like(X)   # everything dropped; avoids dividing by zero
     if dropout == 0.0:
@@ -262,8 +259,7 @@ class Dropout(nn.Module):
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"dropout probability p must be in [0, 1], got {p}")
+        _check_dropout_probability(p, "p")
         self.p = p
 
     def forward(self, X: Tensor) -> Tensor:

@@ -20,9 +20,26 @@ from torch import Tensor
 
 
 def _check_logits(X: Tensor, name: str = "X") -> None:
+    """Input check for softmax/log_softmax (kept out of the lesson's code in chapter 01)."""
     if X.dim() < 1:
         raise ValueError(f"{name} must have at least one dimension (classes on the last), "
                          f"got a scalar; reshape to (N, num_classes)")
+
+
+def _check_cross_entropy_args(logits: Tensor, y: Tensor) -> None:
+    """Input checks for cross_entropy: shapes and the labels' dtype (kept out of the lesson's code).
+
+    Label values are not range-checked here (that would force a host sync every batch
+    on a GPU); an out-of-range label fails inside `gather`.
+    """
+    if logits.dim() != 2:
+        raise ValueError(f"logits must be 2-D (N, num_classes), got shape {tuple(logits.shape)}; "
+                         f"flatten extra dimensions or add a batch dimension with unsqueeze(0)")
+    if y.dim() != 1 or y.shape[0] != logits.shape[0]:
+        raise ValueError(f"y must be 1-D with one label per row of logits ({logits.shape[0]}), "
+                         f"got shape {tuple(y.shape)}; pass class indices, not one-hot vectors")
+    if y.dtype.is_floating_point or y.dtype.is_complex or y.dtype == torch.bool:
+        raise ValueError(f"y must hold integer class indices, got dtype {y.dtype}; use y.long()")
 
 
 def log_softmax(X: Tensor) -> Tensor:
@@ -42,18 +59,10 @@ def softmax(X: Tensor) -> Tensor:
 def cross_entropy(logits: Tensor, y: Tensor) -> Tensor:
     """Per-example cross-entropy loss from LOGITS (N, C) and integer labels y (N,).
 
-    Equals F.cross_entropy(logits, y, reduction='none'). Returns a vector of N
-    losses (no reduction), like d2l's, so a training loop can sum or average it.
-    Label values are not range-checked here (that would force a host sync every
-    batch on a GPU); an out-of-range label fails inside `gather`.
+    Equals F.cross_entropy(logits, y, reduction='none'). Returns a vector of N losses (no
+    reduction), like the `cross_entropy` of d2l-en 0.17 and d2l-zh 2.0 (d2l-en 1.0's returns
+    their mean), so a training loop can sum or average it.
     """
-    if logits.dim() != 2:
-        raise ValueError(f"logits must be 2-D (N, num_classes), got shape {tuple(logits.shape)}; "
-                         f"flatten extra dimensions or add a batch dimension with unsqueeze(0)")
-    if y.dim() != 1 or y.shape[0] != logits.shape[0]:
-        raise ValueError(f"y must be 1-D with one label per row of logits ({logits.shape[0]}), "
-                         f"got shape {tuple(y.shape)}; pass class indices, not one-hot vectors")
-    if y.dtype.is_floating_point or y.dtype.is_complex or y.dtype == torch.bool:
-        raise ValueError(f"y must hold integer class indices, got dtype {y.dtype}; use y.long()")
+    _check_cross_entropy_args(logits, y)
     # -log p_y = logsumexp(x) - x_y, read off log_softmax at each row's label.
     return -log_softmax(logits).gather(1, y.long().unsqueeze(1)).squeeze(1)

@@ -11,11 +11,13 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:   # only a type here: importing matplotlib is left to the code that plots
+    from matplotlib.figure import Figure
 
 
 class Timer:
@@ -85,7 +87,10 @@ class History:
 
     `examples_per_sec` counts training only (as d2l: no evaluation, no plotting);
     `seconds` is the whole wall-clock time of the call. `interrupted` is True when
-    Ctrl-C stopped training early; `figure` is the animated plot (None if animate=False).
+    Ctrl-C stopped training early; `diverged` when the training loss became inf or NaN
+    or exploded (over 100 x ln(number of classes)), which stops training too
+    (`diverged_at_step`: the first such step, counted from 1 over all epochs); `figure`
+    is the animated plot (None if animate=False).
     """
     epochs: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
@@ -95,6 +100,8 @@ class History:
     seconds: float = 0.0
     device: str = 'cpu'
     interrupted: bool = False
+    diverged: bool = False
+    diverged_at_step: Optional[int] = None
     figure: Optional[Figure] = field(default=None, repr=False, compare=False)
 
     def summary(self) -> str:
@@ -104,6 +111,8 @@ class History:
                      f'test acc {self.test_acc[-1]:.3f}')
         else:
             first = 'no epoch completed'
+        if self.diverged:
+            first += f' (then training diverged at step {self.diverged_at_step})'
         return f'{first}\n{self.examples_per_sec:.1f} examples/sec on {self.device}'
 
     def as_dict(self) -> dict[str, Any]:

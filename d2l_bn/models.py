@@ -18,11 +18,24 @@ from d2l_bn.layers import BatchNorm, Dropout
 def init_xavier(m: nn.Module) -> None:
     """Xavier-uniform init for Linear/Conv2d weights (d2l's train_ch6 `init_weights`).
 
-    Use as `net.apply(init_xavier)`. Xavier keeps activation variance roughly constant
-    across layers, which matters for sigmoid nets whose gradients vanish when saturated.
+    Use as `net.apply(init_xavier)`. Weight variance 2 / (fan_in + fan_out) (Glorot &
+    Bengio, 2010). Assumes zero-mean activations in the linear regime of a symmetric
+    nonlinearity (tanh near 0), where a layer multiplies the variance by fan_in * Var[w].
+    Biases are left as they are (d2l).
     """
     if isinstance(m, (nn.Linear, nn.Conv2d)):
         nn.init.xavier_uniform_(m.weight)
+
+
+def init_he(m: nn.Module) -> None:
+    """He (Kaiming) normal init for Linear/Conv2d weights: N(0, 2 / fan_in) (He et al., 2015).
+
+    Use as `net.apply(init_he)`. Assumes a ReLU after the layer: a ReLU keeps half of the
+    second moment of a pre-activation that is symmetric around 0, so fan_in * Var[w] = 2
+    keeps the pre-activations' variance constant through depth. Biases are left as they are.
+    """
+    if isinstance(m, (nn.Linear, nn.Conv2d)):
+        nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
 
 
 def lenet() -> nn.Sequential:
@@ -65,9 +78,11 @@ def lenet_bn(scratch: bool = False) -> nn.Sequential:
 def mlp_dropout(dropout1: float = 0.2, dropout2: float = 0.5,
                 num_hiddens: Sequence[int] = (256, 256), num_inputs: int = 784,
                 num_outputs: int = 10, scratch: bool = False) -> nn.Sequential:
-    """d2l's two-hidden-layer MLP with dropout after each hidden ReLU (ch. 5.6).
+    """d2l's two-hidden-layer MLP with dropout after each hidden ReLU.
 
-    scratch=True uses our `Dropout`, otherwise nn.Dropout; both drop only in train().
+    The default rates 0.2 / 0.5 are those of d2l-zh v2 and d2l-en up to 0.17 (§4.6); d2l-en v1.0
+    (§5.6) uses 0.5 / 0.5. scratch=True uses our `Dropout`, otherwise nn.Dropout; both drop only
+    in train().
     """
     if len(num_hiddens) != 2:
         raise ValueError(f"num_hiddens must give the sizes of exactly two hidden layers, "

@@ -31,19 +31,15 @@ def recompute_bn_statistics(net: nn.Module, batches: Iterable[Any], num_batches:
 
     `batches` yields inputs X or (X, y) pairs (a data loader); `num_batches` stops after that many. The
     weights do not change (no gradients are computed); each BN layer's momentum and each module's
-    train/eval mode are restored afterwards. Returns `net`, changed in place.
+    train/eval mode are restored afterwards. Returns `net`, changed in place. As in torch's `update_bn`, the
+    whole network runs in training mode during the pass (dropout included).
 
     Why momentum=None: it makes the running statistics the cumulative (equal-weight) average of the batch
     statistics, the paper's E[mu_B] and m/(m-1) E[sigma_B^2], instead of an exponential average that
     forgets all but the last few dozen batches.
     """
-    if num_batches is not None and (isinstance(num_batches, bool) or not isinstance(num_batches, int)
-                                    or num_batches < 1):
-        raise ValueError(f"num_batches must be a positive int or None (all batches), got {num_batches!r}")
     layers = bn_layers(net)
-    if not layers:
-        raise ValueError("the network has no batch-norm layer that tracks running statistics: "
-                         "there is nothing to recompute")
+    _check_recompute_args(layers, num_batches)
     if device is None:
         device = next((p.device for p in net.parameters()), torch.device("cpu"))
     momenta = [m.momentum for m in layers]
@@ -64,6 +60,19 @@ def recompute_bn_statistics(net: nn.Module, batches: Iterable[Any], num_batches:
             m.momentum = momentum
         for module, mode in modes:
             module.training = mode
+    _check_saw_batches(seen)
+    return net
+
+
+def _check_recompute_args(layers: list[nn.Module], num_batches: Optional[int]) -> None:
+    if num_batches is not None and (isinstance(num_batches, bool) or not isinstance(num_batches, int)
+                                    or num_batches < 1):
+        raise ValueError(f"num_batches must be a positive int or None (all batches), got {num_batches!r}")
+    if not layers:
+        raise ValueError("the network has no batch-norm layer that tracks running statistics: "
+                         "there is nothing to recompute")
+
+
+def _check_saw_batches(seen: int) -> None:
     if seen == 0:
         raise ValueError("batches yielded nothing: pass a non-empty loader of training inputs")
-    return net

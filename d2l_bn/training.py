@@ -14,22 +14,29 @@ eval mode the batch size changes nothing but the speed.
 
 Otherwise it is d2l's trainer: Xavier init, SGD, cross-entropy, an animated plot and the
 same two lines at the end. It also returns a `History`, survives Ctrl-C (returning what
-it has), and turns a CUDA out-of-memory error into advice.
+it has), and turns a CUDA out-of-memory error into advice. Nothing goes wrong silently:
+a device that does not exist is refused before the weights are touched; a loss that
+becomes inf or NaN stops training (detected from the sums read for the plot, so without a
+sync per batch) and the History says at which step; labels outside [0, number of outputs)
+are refused when the data enters the trainer or the evaluator (a test label out of range
+would otherwise count as a wrong answer); a batch of one example that batch norm refuses
+is explained (drop_last=True).
 """
 from __future__ import annotations
 
 import contextlib
 import math
-import numbers
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 import torch
 from torch import nn
 
+from d2l_bn._training_checks import (_check_args, _check_batch_labels, _check_schedule, _checked_device,
+                                     _forward, _has_diverged, _label_message, _report_divergence,
+                                     divergence_bound)
 from d2l_bn.devices import describe_device, try_gpu
 # Re-exported: d2l's readers find Timer, Accumulator and accuracy next to train_ch6.
 from d2l_bn.metrics import Accumulator, History, Timer, accuracy, count_correct  # noqa: F401
-from d2l_bn.plotting import Animator
 
 __all__ = ['Accumulator', 'History', 'Timer', 'accuracy', 'count_correct', 'cosine_schedule',
            'evaluate_accuracy_gpu', 'train_ch6']
@@ -50,6 +57,16 @@ class _DeviceData:
         async_copy = device.type == 'cuda'  # only host->GPU copies may overlap safely
         self.images = images.to(device, non_blocking=async_copy)  # uint8: a quarter of float32's memory
         self.labels = loader.labels.to(device=device, dtype=torch.int64, non_blocking=async_copy)
+        # Read once, where the labels are now (a CPU loader: no device sync at all).
+        low, high = torch.aminmax(loader.labels) if len(loader.labels) else (0, 0)
+        self.label_range = (int(low), int(high))
+
+    def check_labels(self, num_classes: int, name: str) -> None:
+        """Every label must name one of the net's outputs: 0 .. num_classes - 1."""
+        low, high = self.label_range
+        if low < 0 or high >= num_classes:
+            bad = ((self.labels < 0) | (self.labels >= num_classes)).nonzero()[0].item()
+            raise ValueError(_label_message(name, int(self.labels[bad]), f'example {bad}', num_classes))
 
     def batches(self, batch_size: int, order: Optional[torch.Tensor] = None,
                 drop_last: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -92,9 +109,13 @@ def _shuffle_generator(loader: Any, seed: Optional[int]) -> torch.Generator:
 
 
 def _moved(loader: Batches, device: torch.device) -> Batches:
-    """Any loader's batches on `device`; async only host->GPU (a GPU->host copy could be read too early)."""
+    """Any loader's batches on `device`, with the labels as they came when those are on the CPU (for checks).
+
+    Async only host->GPU (a GPU->host copy could be read too early).
+    """
     async_copy = device.type == 'cuda'
-    return ((X.to(device, non_blocking=async_copy), y.to(device, non_blocking=async_copy)) for X, y in loader)
+    return ((X.to(device, non_blocking=async_copy), y.to(device, non_blocking=async_copy),
+             y if y.device.type == 'cpu' else None) for X, y in loader)
 
 
 def _train_batches(loader: Any, data: Optional[_DeviceData], device: torch.device,
@@ -105,13 +126,18 @@ def _train_batches(loader: Any, data: Optional[_DeviceData], device: torch.devic
     if getattr(loader, 'shuffle', False):
         order = torch.randperm(len(data.labels), generator=generator, device=generator.device)
         order = order.to(device, non_blocking=device.type == 'cuda')
-    return data.batches(loader.batch_size, order, drop_last=getattr(loader, 'drop_last', False))
+    return _without_host_labels(data.batches(loader.batch_size, order, drop_last=getattr(loader, 'drop_last', False)))
 
 
 def _eval_batches(loader: Any, data: Optional[_DeviceData], device: torch.device) -> Batches:
     if data is None:
         return _moved(loader, device)
-    return data.batches(max(EVAL_BATCH_SIZE.get(device.type, 512), loader.batch_size))
+    return _without_host_labels(data.batches(max(EVAL_BATCH_SIZE.get(device.type, 512), loader.batch_size)))
+
+
+def _without_host_labels(batches: Batches) -> Batches:
+    """In-memory batches: their labels were checked all at once (see _DeviceData.check_labels)."""
+    return ((X, y, None) for X, y in batches)
 
 
 @contextlib.contextmanager
@@ -129,15 +155,34 @@ def _eval_mode(net: Any) -> Iterator[None]:
             module.training = mode
 
 
-def _accuracy_of(net: Any, batches: Batches, device: torch.device) -> float:
+def _accuracy_of(net: Any, batches: Batches, device: torch.device, data: Optional[_DeviceData] = None,
+                 name: str = 'the data iterator') -> float:
+    """Accuracy over `batches`; every label is checked against the net's number of outputs."""
     correct, n = torch.zeros((), dtype=torch.int64, device=device), 0
+    out_of_range = torch.zeros((), dtype=torch.int64, device=device)  # labels seen only on the device
+    num_classes = None
     with _eval_mode(net), torch.no_grad():
-        for X, y in batches:
-            correct += count_correct(net(X), y)
+        for batch, (X, y, y_host) in enumerate(batches, 1):
+            y_hat = net(X)
+            if num_classes is None:
+                num_classes = y_hat.shape[-1] if y_hat.dim() > 1 else None
+                if data is not None and num_classes is not None:
+                    data.check_labels(num_classes, name)
+            if num_classes is not None:
+                if y_host is not None:
+                    _check_batch_labels(y_host, num_classes, name, batch)
+                elif data is None:
+                    out_of_range += ((y < 0) | (y >= num_classes)).sum()
+            correct += count_correct(y_hat, y)
             n += y.shape[0]
     if n == 0:
         raise ValueError('the data iterator yielded no examples; pass a non-empty test set')
-    return correct.item() / n  # the only host sync of the evaluation
+    correct, out_of_range = torch.stack([correct, out_of_range]).tolist()  # the only host sync
+    if out_of_range:
+        raise ValueError(f'{name} holds {out_of_range} label(s) outside [0, {num_classes}), the range of the '
+                         f"net's {num_classes} outputs: they would count as wrong predictions. Fix the labels "
+                         f'or give the net one output per class')
+    return correct / n
 
 
 def _model_device(net: Any) -> torch.device:
@@ -149,18 +194,9 @@ def _model_device(net: Any) -> torch.device:
 
 def evaluate_accuracy_gpu(net, data_iter, device=None) -> float:
     """Compute the accuracy for a model on a dataset using a GPU (eval mode, no grad; mode restored)."""
-    device = _model_device(net) if device is None else torch.device(device)
+    device = _model_device(net) if device is None else _checked_device(device)
     data = _DeviceData(data_iter, device) if _is_in_memory(data_iter) else None
-    return _accuracy_of(net, _eval_batches(data_iter, data, device), device)
-
-
-def _check_args(num_epochs: Any, lr: Any) -> None:
-    if isinstance(num_epochs, bool) or not isinstance(num_epochs, numbers.Integral) or num_epochs < 1:
-        raise ValueError(f'num_epochs must be a whole number >= 1, got {num_epochs!r}; '
-                         f'e.g. train_ch6(net, train_iter, test_iter, num_epochs=10, lr=0.9)')
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f'lr must be a positive finite number, got {lr!r}; '
-                         f'd2l uses lr=0.9 for LeNet and lr=1.0 for LeNet with batch norm')
+    return _accuracy_of(net, _eval_batches(data_iter, data, device), device, data, 'data_iter')
 
 
 def cosine_schedule(progress: float) -> float:
@@ -170,19 +206,6 @@ def cosine_schedule(progress: float) -> float:
     one noisy SGD sample; letting the step shrink to zero lets them settle (Loshchilov & Hutter, 2017).
     """
     return 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-def _check_schedule(lr_schedule: Any) -> None:
-    if lr_schedule is None:
-        return
-    if not callable(lr_schedule):
-        raise ValueError(f'lr_schedule must be a function of the fraction of training done (0 to 1) returning '
-                         f'a factor for lr, e.g. lr_schedule=cosine_schedule; got {lr_schedule!r}')
-    for progress in (0.0, 0.5, 1.0):
-        factor = lr_schedule(progress)
-        if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not 0 <= factor < math.inf:
-            raise ValueError(f'lr_schedule({progress}) returned {factor!r}; it must return a finite factor '
-                             f'>= 0 that multiplies lr (1.0 = lr unchanged)')
 
 
 def _plot_points(num_batches: Optional[int]) -> set[int]:
@@ -211,11 +234,12 @@ def train_ch6(net, train_iter, test_iter, num_epochs, lr, device=None, *,
     without its own generator, the shuffling. progress: a tqdm bar per epoch; None
     means "only when not animating". lr_schedule: None keeps lr constant (d2l); a function
     f(fraction of training done, from 0 at the first step) makes each step's learning rate
-    lr * f(...), e.g. `cosine_schedule`. Ctrl-C stops cleanly and returns the epochs done.
+    lr * f(...), e.g. `cosine_schedule`. Ctrl-C stops cleanly and returns the epochs done; so
+    does a loss that becomes inf or NaN, with `History.diverged` set and the step it happened at.
     """
     _check_args(num_epochs, lr)
     _check_schedule(lr_schedule)
-    device = try_gpu() if device is None else torch.device(device)
+    device = try_gpu() if device is None else _checked_device(device)  # before the weights are touched
     if seed is not None:
         torch.manual_seed(seed)
     if init:
@@ -238,6 +262,8 @@ def _fit(net, train_iter, test_iter, num_epochs, lr, device, animate, seed, prog
     net.to(device)
     optimizer = torch.optim.SGD(net.parameters(), lr=lr)
     loss = nn.CrossEntropyLoss()
+    if animate:
+        from d2l_bn.plotting import Animator   # here, not at the top: `import d2l_bn` needs no matplotlib
     # d2l's x range [1, num_epochs]; a single epoch gets [0, 1] (matplotlib warns on an empty range)
     animator = Animator(xlabel='epoch', xlim=[1, num_epochs] if num_epochs > 1 else [0, 1],
                         legend=['train loss', 'train acc', 'test acc']) if animate else None
@@ -247,7 +273,8 @@ def _fit(net, train_iter, test_iter, num_epochs, lr, device, animate, seed, prog
     generator = _shuffle_generator(train_iter, seed) if train_data is not None else None
     num_batches = len(train_iter) if hasattr(train_iter, '__len__') else None
     plot_at = _plot_points(num_batches)
-    epoch, batch, n, n_trained, bar = 0, 0, 0, 0, None
+    epoch, batch, n, n_trained, bar, num_classes = 0, 0, 0, 0, None, None
+    step = 0
 
     def read(loss_sum, correct):  # one host sync for both numbers
         total_loss, total_correct = torch.stack([loss_sum, correct.to(loss_sum.dtype)]).tolist()
@@ -258,23 +285,32 @@ def _fit(net, train_iter, test_iter, num_epochs, lr, device, animate, seed, prog
             net.train()
             loss_sum = torch.zeros((), device=device)
             correct = torch.zeros((), dtype=torch.int64, device=device)
-            n, batch = 0, 0
+            n, batch, steps_before = 0, 0, step
+            step_losses = []  # this epoch's losses, left on the device: read only if the sum goes inf/NaN
             bar = _progress_bar(progress, epoch + 1, num_epochs, num_batches)
             timer.start()
             timing = True
-            for batch, (X, y) in enumerate(_train_batches(train_iter, train_data, device, generator), 1):
+            for batch, (X, y, y_host) in enumerate(_train_batches(train_iter, train_data, device, generator), 1):
+                step += 1
                 if lr_schedule is not None:  # a plain float per step: no tensor, no sync
                     done = (epoch + (batch - 1) / num_batches) / num_epochs if num_batches else epoch / num_epochs
                     for group in optimizer.param_groups:
                         group['lr'] = lr * lr_schedule(done)
                 optimizer.zero_grad(set_to_none=True)
-                y_hat = net(X)
+                y_hat = _forward(net, X, train_iter)
+                if num_classes is None:  # the labels meet the net's outputs: check them all, once
+                    num_classes = y_hat.shape[-1]
+                    for data, name in ((train_data, 'train_iter'), (test_data, 'test_iter')):
+                        if data is not None:
+                            data.check_labels(num_classes, name)
+                _check_batch_labels(y_host, num_classes, 'train_iter', batch)
                 l = loss(y_hat, y)
                 l.backward()
                 optimizer.step()
                 with torch.no_grad():
                     loss_sum += l.detach() * y.shape[0]
                     correct += count_correct(y_hat, y)
+                step_losses.append(l.detach())
                 n += y.shape[0]
                 if bar is not None:
                     bar.update()
@@ -282,6 +318,8 @@ def _fit(net, train_iter, test_iter, num_epochs, lr, device, animate, seed, prog
                     train_l, train_acc = read(loss_sum, correct)
                     timer.stop()
                     timing = False
+                    if _has_diverged(train_l, num_classes):
+                        break
                     if animator is not None:
                         animator.add(epoch + batch / num_batches, (train_l, train_acc, None))
                     if bar is not None:
@@ -291,10 +329,20 @@ def _fit(net, train_iter, test_iter, num_epochs, lr, device, animate, seed, prog
             if n == 0:
                 raise ValueError('train_iter yielded no batches; pass a non-empty training set')
             train_l, train_acc = read(loss_sum, correct)  # also waits for the epoch's last kernels
-            timer.stop()
-            timing = False
+            if timing:
+                timer.stop()
+                timing = False
             n_trained, n = n_trained + n, 0
-            test_acc = _accuracy_of(net, _eval_batches(test_iter, test_data, device), device)
+            if _has_diverged(train_l, num_classes):
+                losses = torch.stack(step_losses)
+                bad = (~torch.isfinite(losses) | (losses > divergence_bound(num_classes))).nonzero()
+                # (a sum can overflow while every loss is finite: then blame the last step)
+                first_bad = int(bad[0]) if len(bad) else len(step_losses) - 1
+                _report_divergence(history, steps_before + first_bad + 1, steps_before, epoch,
+                                   float(losses[first_bad]), num_classes, lr)
+                break
+            test_acc = _accuracy_of(net, _eval_batches(test_iter, test_data, device), device, test_data,
+                                    'test_iter')
             history.epochs.append(epoch + 1)
             history.train_loss.append(train_l)
             history.train_acc.append(train_acc)

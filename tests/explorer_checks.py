@@ -6,11 +6,14 @@ from typing import Any
 
 def assert_refused_keeping_the_last_picture(explorer: Any, bad: dict[str, Any], complaint: str,
                                             good: dict[str, Any]) -> None:
-    """Setting `bad` is a message naming `complaint`, not a traceback; picture and data stay; `good` clears it."""
-    png, data = explorer.png, explorer.data
-    explorer.set(**bad)
+    """Setting `bad` is a message naming `complaint`, not a traceback; controls, picture and data stay; `good`
+    clears it."""
+    png, data, values = explorer.png, explorer.data, explorer.values
+    result = explorer.set(**bad)
+    assert not result.accepted and complaint in result.message
     assert complaint in explorer.message
-    assert explorer.text().startswith("⚠")
+    assert explorer.text().startswith("⚠") and repr(result) == explorer.text()
     assert explorer.png == png and explorer.data is data
-    explorer.set(**good)
+    assert explorer.values == values          # all or nothing: not one control moved
+    assert explorer.set(**good).accepted
     assert explorer.message == ""

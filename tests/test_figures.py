@@ -4,6 +4,11 @@ The figures are made in --quick mode (seconds); the facts checked are the ones e
 """
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +17,7 @@ from torch import nn
 
 from d2l_bn.figures import FIGURES, generate
 from d2l_bn.figures.__main__ import main
+from d2l_bn.figures.output import png_difference, svg_difference
 
 SYNTHETIC = ["bn_data_flow", "running_stats_momentum", "batch_size_noise", "train_eval_gap"]
 TRAINED = ["lenet_curves", "ioffe_percentiles"]
@@ -57,6 +63,62 @@ def test_regenerating_gives_byte_identical_svg_and_png(synthetic, tmp_path):
     for name, result in again.items():
         for first, second in zip(synthetic[name].paths, result.paths):
             assert first.read_bytes() == second.read_bytes(), f"{second.name} changed between two runs"
+
+
+# The other floating-point path: PyTorch's and oneDNN's kernels held to AVX2 where this CPU has AVX-512 (CI's
+# second path), else to the plain kernels; and back to the native ones when this process already runs on AVX2.
+PATH_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
+
+
+def other_floating_point_path() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in PATH_VARIABLES}
+    if any(k in os.environ for k in PATH_VARIABLES):
+        return env
+    avx512 = "avx512f" in Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else False
+    return env | (dict(ATEN_CPU_CAPABILITY="avx2", ONEDNN_MAX_CPU_ISA="AVX2", MKL_ENABLE_INSTRUCTIONS="AVX2")
+                  if avx512 else dict(ATEN_CPU_CAPABILITY="default", ONEDNN_MAX_CPU_ISA="SSE41",
+                                      MKL_ENABLE_INSTRUCTIONS="SSE4_2"))
+
+
+@pytest.mark.real_data
+def test_trained_figures_from_another_floating_point_path_agree_within_what_the_eye_can_see(trained, tmp_path):
+    """README: byte for byte on one machine; elsewhere, coordinates within 0.01 pt and a few pixels by a grey level."""
+    code = f"from d2l_bn.figures import generate; generate({TRAINED!r}, {str(tmp_path)!r}, quick=True)"
+    done = subprocess.run([sys.executable, "-c", code], env=other_floating_point_path(), capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for name, result in trained.items():
+        svg, png = result.paths
+        assert svg_difference(svg.read_bytes(), (tmp_path / svg.name).read_bytes()) <= 0.01, name
+        most, fraction = png_difference(png, tmp_path / png.name)
+        assert most <= 4 and fraction <= 1e-3, (name, most, fraction)
+
+
+def test_svg_and_png_differences_measure_numbers_structure_and_pixels(synthetic, tmp_path):
+    svg, png = synthetic["bn_data_flow"].paths
+    text = svg.read_bytes()
+    assert svg_difference(text, text) == 0.0 and png_difference(png, png) == (0.0, 0.0)
+    number = text.split(b'd="M ')[1].split(b" ")[0]       # the first path's first coordinate
+    moved = text.replace(b'd="M ' + number, b'd="M ' + str(float(number) + 0.5).encode(), 1)
+    assert svg_difference(text, moved) == pytest.approx(0.5)
+    assert svg_difference(text, text.replace(b"<g ", b"<g data-x='1' ", 1)) == float("inf")
+    other = synthetic["train_eval_gap"].paths[1]
+    assert png_difference(png, other)[0] == float("inf")   # another size
+
+
+def test_an_unwritable_output_folder_is_refused_before_any_figure_is_computed(tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")   # nothing can be created below it, not even by root
+
+    def must_not_run(quick, full):
+        raise AssertionError("computed a figure that could not be saved")
+
+    monkeypatch.setitem(FIGURES, "lenet_curves", FIGURES["lenet_curves"].__class__("lenet_curves", "", must_not_run))
+    with pytest.raises(ValueError, match=f"cannot write into {blocker / 'out'}"):
+        generate(["lenet_curves"], blocker / "out")
+    assert main(["--only", "lenet_curves", "--out", str(blocker / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("python -m d2l_bn.figures: error: cannot write into") and "Traceback" not in err
 
 
 def test_generating_leaves_torch_threads_and_determinism_as_they_were(tmp_path):

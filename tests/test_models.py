@@ -9,7 +9,7 @@ from torch import nn
 from torch.testing import assert_close
 
 from d2l_bn.layers import BatchNorm, Dropout
-from d2l_bn.models import init_xavier, lenet, lenet_bn, mlp_dropout, softmax_regression
+from d2l_bn.models import init_he, init_xavier, lenet, lenet_bn, mlp_dropout, softmax_regression
 
 
 def num_params(net: nn.Module) -> int:
@@ -102,6 +102,38 @@ def test_init_xavier_draws_conv_and_linear_weights_within_the_xavier_bound():
     for m in net:
         if isinstance(m, nn.BatchNorm2d):
             assert torch.equal(m.weight.detach(), torch.ones_like(m.weight))
+
+
+
+def test_init_he_draws_weights_with_variance_two_over_fan_in_and_leaves_biases():
+    torch.manual_seed(4)
+    net = nn.Sequential(nn.Conv2d(3, 64, kernel_size=5), nn.Flatten(), nn.Linear(784, 512), nn.ReLU())
+    biases_before = [m.bias.detach().clone() for m in (net[0], net[2])]
+    net.apply(init_he)
+    for m, b0 in zip((net[0], net[2]), biases_before):
+        fan_in, _ = nn.init._calculate_fan_in_and_fan_out(m.weight)
+        # 4,800 and 401,408 normal draws: the sample variance is within 8% and 1% (> 4 standard errors)
+        tolerance = 0.08 if isinstance(m, nn.Conv2d) else 0.01
+        assert abs(m.weight.var().item() * fan_in / 2 - 1) < tolerance
+        assert abs(m.weight.mean().item()) < 4 * math.sqrt(2 / fan_in / m.weight.numel())
+        assert torch.equal(m.bias.detach(), b0)
+
+
+def test_init_he_keeps_relu_preactivations_steady_where_xavier_halves_them():
+    def factor_per_layer(init, depth=12, width=256):
+        torch.manual_seed(5)
+        layers = [nn.Linear(width, width, bias=False) for _ in range(depth)]
+        for layer in layers:
+            init(layer)
+        H, squares = torch.randn(1000, width), []
+        with torch.no_grad():
+            for layer in layers:
+                Z = layer(H)
+                squares.append(Z.pow(2).mean().item())
+                H = torch.relu(Z)
+        return (squares[-1] / squares[0]) ** (1 / (depth - 1))
+    assert abs(factor_per_layer(init_he) - 1.0) < 0.1
+    assert abs(factor_per_layer(init_xavier) - 0.5) < 0.05
 
 
 @pytest.mark.parametrize("scratch", [False, True])

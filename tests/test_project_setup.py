@@ -35,7 +35,7 @@ def test_pyproject_declares_package_with_ranges_not_pins():
     for needed in ("torch", "torchvision", "matplotlib", "ipywidgets", "numpy", "tqdm"):
         assert needed in runtime, f"{needed} missing from runtime dependencies"
         assert "==" not in runtime[needed], f"{runtime[needed]}: keep a range so Colab's torch is left alone"
-    assert runtime["ipywidgets"].startswith("ipywidgets>=8")
+    assert runtime["ipywidgets"].startswith("ipywidgets>=7.7")   # Colab preinstalls 7.7.1 (tests/test_colab.py)
     dev = {re.split(r"[<>=!~ \[]", d)[0] for d in project["optional-dependencies"]["dev"]}
     assert {"pytest", "nbval", "jupyterlab", "ipykernel"} <= dev
 

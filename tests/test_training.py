@@ -401,7 +401,8 @@ def test_history_as_dict_is_plain_data_without_the_figure():
                       examples_per_sec=1234.56, seconds=2.0, device='cpu')
     assert history.as_dict() == {'epochs': [1], 'train_loss': [0.5], 'train_acc': [0.8],
                                  'test_acc': [0.75], 'examples_per_sec': 1234.56, 'seconds': 2.0,
-                                 'device': 'cpu', 'interrupted': False}
+                                 'device': 'cpu', 'interrupted': False, 'diverged': False,
+                                 'diverged_at_step': None}
     assert history.summary() == 'loss 0.500, train acc 0.800, test acc 0.750\n1234.6 examples/sec on cpu'
 
 
@@ -410,3 +411,164 @@ def test_train_ch6_defaults_to_try_gpu(data, monkeypatch):
     monkeypatch.setattr(training, 'try_gpu', lambda: chosen.append(1) or torch.device('cpu'))
     history = train_ch6(small_net(), *memory_loaders(data), 1, 1.0, animate=False, progress=False, init=False)
     assert chosen == [1] and history.device == 'cpu'
+
+
+# --- nothing silently wrong: divergence, devices, labels, a batch of one ----------------------------------
+
+class NaNAfter(nn.Module):
+    """Wraps a net; from its k-th training forward pass on, the output is NaN (as after a diverging step)."""
+
+    def __init__(self, net, k):
+        super().__init__()
+        self.net, self.k, self.calls = net, k, 0
+
+    def forward(self, X):
+        out = self.net(X)
+        if self.training:
+            self.calls += 1
+            if self.calls >= self.k:
+                return out * float('nan')
+        return out
+
+
+@pytest.mark.parametrize('k', [3, 8, 2 * 8 + 5])   # mid-epoch, the epoch's last batch, in epoch 3
+def test_a_loss_that_becomes_nan_stops_training_and_marks_the_history_with_the_step(data, k, capsys):
+    history = quiet_train(NaNAfter(small_net(), k), *memory_loaders(data), num_epochs=5)
+    assert history.diverged and history.diverged_at_step == k and not history.interrupted
+    assert history.epochs == list(range(1, (k - 1) // 8 + 1)), 'the epochs completed before it'
+    assert all(math.isfinite(v) for v in history.train_loss)
+    out = capsys.readouterr().out
+    assert f'the loss became nan at step {k} (epoch {(k - 1) // 8 + 1}, batch {(k - 1) % 8 + 1})' in out
+    assert 'a smaller learning rate (lr=0.5 now; try lr=0.05)' in out and 'build the net anew' in out
+    assert f'(then training diverged at step {k})' in history.summary()
+
+
+def test_a_diverging_learning_rate_is_stopped_not_trained_on_and_plotted(data, capsys):
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                        nn.Linear(64, NUM_CLASSES))
+    history = train_ch6(net, *data_loaders(data), 3, 1e6, 'cpu', init=True, seed=0)
+    assert history.diverged and history.epochs == [] and history.diverged_at_step <= 8
+    lines = history.figure.axes[0].get_lines()
+    assert all(math.isfinite(y) for line in lines for y in line.get_ydata()), 'no inf/NaN point is drawn'
+    assert 'training diverged' in capsys.readouterr().out
+
+
+def test_a_loss_that_explodes_but_stays_finite_is_divergence_too(data, capsys):
+    """A sigmoid net at lr=1e6 (like d2l's LeNet there): huge finite losses, never inf; 100 x ln C calls it."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.Sigmoid(), nn.Linear(32, NUM_CLASSES))
+    history = train_ch6(net, *data_loaders(data), 3, 1e6, 'cpu', animate=False, progress=False, init=True, seed=0)
+    assert history.diverged and history.epochs == []
+    out = capsys.readouterr().out
+    assert re.search(rf'the loss reached \S+, more than 100 times the loss of guessing uniformly '
+                     rf'\(ln {NUM_CLASSES} = {math.log(NUM_CLASSES):.2f}\) at step {history.diverged_at_step} ', out)
+
+
+def test_an_ordinary_run_is_not_called_diverged(data):
+    history = quiet_train(small_net(), *memory_loaders(data, shuffle=True), num_epochs=3, lr=0.9)
+    assert not history.diverged and history.diverged_at_step is None and len(history.epochs) == 3
+
+
+def test_divergence_is_read_without_a_host_sync_per_batch(data, monkeypatch):
+    """Only the plot points and the epoch ends read from the device (5 + 1 per epoch, plus the evaluation)."""
+    reads = []
+    tolist = torch.Tensor.tolist
+
+    def counting_tolist(self):
+        reads.append(1)
+        return tolist(self)
+
+    monkeypatch.setattr(torch.Tensor, 'tolist', counting_tolist)
+    quiet_train(small_net(), *memory_loaders(data), num_epochs=2)
+    assert len(reads) == 2 * (5 + 1 + 1)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='this machine has a GPU')
+@pytest.mark.parametrize('device', ['cuda', 'cuda:0', torch.device('cuda')])
+def test_a_cuda_device_without_a_gpu_is_refused_before_the_weights_are_touched(data, device):
+    net = small_net()
+    before = [p.detach().clone() for p in net.parameters()]
+    with pytest.raises(ValueError, match=r'no CUDA device: .* use device=try_gpu\(\)'):
+        train_ch6(net, *memory_loaders(data), 1, 0.5, device, animate=False, progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters())), 'init must not have run'
+    with pytest.raises(ValueError, match='no CUDA device'):
+        evaluate_accuracy_gpu(net, memory_loaders(data)[1], device)
+
+
+@pytest.mark.parametrize('device', ['gpu', 'cuda:x', 3.5])
+def test_a_device_name_that_is_not_one_is_refused_naming_the_fix(data, device):
+    with pytest.raises(ValueError, match=r'device must be a torch.device or a name .*use device=try_gpu'):
+        quiet_train(small_net(), *memory_loaders(data), device=device)
+
+
+def with_label(labels, index, value):
+    labels = labels.clone()
+    labels[index] = value
+    return labels
+
+
+@pytest.mark.parametrize('kind', ['DataLoader', 'in-memory'])
+@pytest.mark.parametrize('bad', [12, -1])
+def test_a_test_label_outside_the_nets_outputs_is_refused_not_counted_as_wrong(data, kind, bad):
+    train_images, train_labels, test_images, test_labels = data
+    bad_data = (train_images, train_labels, test_images, with_label(test_labels, 70, bad))
+    loaders = data_loaders(bad_data) if kind == 'DataLoader' else memory_loaders(bad_data)
+    where = 'batch 3' if kind == 'DataLoader' else 'example 70'
+    message = rf'test_iter holds label {bad} \({where}\), but the net has {NUM_CLASSES} outputs'
+    with pytest.raises(ValueError, match=message):
+        quiet_train(small_net(), *loaders, num_epochs=1)
+    with pytest.raises(ValueError, match=rf'data_iter holds label {bad} \({where}\)'):
+        evaluate_accuracy_gpu(small_net(), loaders[1])
+
+
+def test_a_training_label_out_of_range_is_refused_before_any_step(data):
+    train_images, train_labels, test_images, test_labels = data
+    net = small_net()
+    before = [p.detach().clone() for p in net.parameters()]
+    loaders = memory_loaders((train_images, with_label(train_labels, 200, 10), test_images, test_labels))
+    with pytest.raises(ValueError, match=r'train_iter holds label 10 \(example 200\)'):
+        quiet_train(net, *loaders)
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
+    loaders = data_loaders((train_images, with_label(train_labels, 40, 10), test_images, test_labels))
+    with pytest.raises(ValueError, match=r'train_iter holds label 10 \(batch 2\)'):
+        quiet_train(small_net(), *loaders)
+
+
+def test_device_side_labels_of_a_plain_iterable_are_checked_at_the_end_of_the_evaluation(data):
+    """Labels that never pass through the CPU are counted on the device and read with the accuracy."""
+    _, _, test_images, test_labels = data
+
+    class OnDevice:   # yields labels that are not CPU tensors (here: the meta device stands in for a GPU)
+        def __iter__(self):
+            for start in range(0, 128, 32):
+                X = test_images[start:start + 32].float() / 255
+                yield X, with_label(test_labels, 70, 12)[start:start + 32]
+
+    batches = ((X, y, None) for X, y in OnDevice())   # as _moved passes device labels
+    with pytest.raises(ValueError, match=rf'holds 1 label\(s\) outside \[0, {NUM_CLASSES}\)'):
+        training._accuracy_of(small_net(), batches, torch.device('cpu'))
+
+
+def bn_net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, NUM_CLASSES))
+
+
+@pytest.mark.parametrize('kind', ['DataLoader', 'in-memory'])
+def test_a_last_batch_of_one_example_that_batch_norm_refuses_names_drop_last(data, kind):
+    train_images, train_labels, test_images, test_labels = data
+    odd = (train_images[:225], train_labels[:225], test_images, test_labels)   # 225 = 7 * 32 + 1
+    loaders = data_loaders(odd) if kind == 'DataLoader' else memory_loaders(odd)
+    with pytest.raises(ValueError, match=r'more than 1 value per channel[\s\S]*single example[\s\S]*'
+                                         r'drop_last=True'):
+        quiet_train(bn_net(), *loaders, num_epochs=1)
+
+
+def test_drop_last_trains_the_same_data_without_the_batch_of_one(data):
+    from d2l_bn.data import TensorLoader
+    train_images, train_labels, test_images, test_labels = data
+    train_iter = TensorLoader(train_images[:225], train_labels[:225], 32, shuffle=True, drop_last=True)
+    test_iter = TensorLoader(test_images, test_labels, 32, shuffle=False)
+    history = quiet_train(bn_net(), train_iter, test_iter, num_epochs=1)
+    assert history.epochs == [1] and not history.diverged

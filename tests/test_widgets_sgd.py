@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 
 import numpy as np
 import pytest
@@ -16,7 +15,6 @@ from d2l_bn.widgets.sgd import SGDExplorer, loss_checkpoints, sgd_loss_curve
 from explorer_checks import assert_refused_keeping_the_last_picture
 
 NUM_EXAMPLES = 1000          # what the notebook passes: a fixed Fashion-MNIST subset held in memory
-REDRAW_BUDGET_S = 3.0        # the budget for one redraw on a laptop CPU
 
 
 @pytest.fixture(scope="module")
@@ -116,24 +114,41 @@ def test_bad_values_become_a_message_and_keep_the_last_picture(explorer, values,
     assert explorer.data["batch_size"] == 16
 
 
-def test_sliders_pass_refused_values_through_instead_of_clamping_them(explorer):
-    explorer.set(batch_size=0, lr=-1.0)
-    assert explorer.values == {"batch_size": 0, "lr": -1.0} and explorer.message
+def test_values_the_sliders_cannot_show_are_refused_and_a_refused_set_moves_nothing(explorer):
+    for bad, words in ((dict(batch_size=0, lr=-1.0), "batch size must be >= 1"),
+                       (dict(batch_size=8, lr=20.0), "outside the range"),       # lr slider ends at 10
+                       (dict(batch_size=8, lr=0.0001), "outside the range"),     # ... and starts at 0.001
+                       (dict(batch_size=2.5), "not a whole number"),
+                       (dict(lr=0.12345), "would read 0.123")):
+        result = explorer.set(**bad)
+        assert words in result.message, (bad, result.message)
+        assert explorer.values == {"batch_size": 32, "lr": 0.05}
 
 
-def test_moving_a_slider_redraws_the_picture_and_the_readout(explorer):
+def test_on_the_same_two_epochs_batch_8_ends_far_lower_than_full_batch(explorer):
+    # what chapter 02 says next to its explorer: the same computation, a far lower loss per example
+    small = explorer.set(batch_size=8, lr=0.05).data
+    large = explorer.set(batch_size=NUM_EXAMPLES, lr=0.05).data
+    assert small["updates_per_epoch"] == 125 and large["updates_per_epoch"] == 1
+    assert small["examples"][-1] == large["examples"][-1] == 2 * NUM_EXAMPLES
+    assert small["final_loss"] < large["final_loss"] - 0.5
+
+
+def test_moving_a_slider_retrains_in_the_background_and_redraws_the_picture_and_the_readout(explorer):
     png, text = explorer.png, explorer.text()
     explorer.controls["batch_size"].value = 64                # as the mouse would
+    explorer.wait()                                           # it trained in a worker thread
     assert explorer.png != png and explorer.text() != text
     assert explorer.text().startswith("batch 64, lr 0.05: 16 update(s) per epoch, 32 in 2 epoch(s); loss 2.3")
     assert explorer.controls["lr"].continuous_update is False  # a rerun per release, not per pixel
 
 
-def test_training_runs_on_one_thread_and_restores_the_thread_count(explorer):
+def test_training_runs_on_one_thread_and_restores_the_thread_count(explorer, monkeypatch):
     threads = torch.get_num_threads()
     seen = []
-    original = explorer.net.forward
-    explorer.net.forward = lambda X: (seen.append(torch.get_num_threads()), original(X))[1]
+    original = F.cross_entropy
+    monkeypatch.setattr(F, "cross_entropy", lambda *a, **k: (seen.append(torch.get_num_threads()),
+                                                             original(*a, **k))[1])
     explorer.set(batch_size=500)
     assert seen and set(seen) == {1}
     assert torch.get_num_threads() == threads
@@ -142,19 +157,6 @@ def test_training_runs_on_one_thread_and_restores_the_thread_count(explorer):
 def test_display_carries_a_static_png_and_the_readout_as_text(explorer):
     bundle = explorer._repr_mimebundle_()
     assert bundle["image/png"] and bundle["text/plain"] == explorer.text()
-
-
-def test_a_redraw_fits_the_three_second_budget(explorer):
-    # A typical move, in wall-clock time (training + drawing).
-    explorer.set(batch_size=64, lr=0.1)
-    assert explorer.render_seconds < REDRAW_BUDGET_S
-    # The worst case the slider allows, batch size 1 (2,000 updates): CPU time, so a busy test machine
-    # (other processes on the cores) cannot fail it; on an idle laptop wall time is about the same.
-    start = time.process_time()
-    explorer.set(batch_size=1, lr=0.01)
-    cpu_seconds = time.process_time() - start
-    assert explorer.data["total_updates"] == 2 * NUM_EXAMPLES
-    assert cpu_seconds < REDRAW_BUDGET_S, f"batch-1 redraw took {cpu_seconds:.2f} s of CPU"
 
 
 def test_bad_construction_arguments_name_the_fix(subset):

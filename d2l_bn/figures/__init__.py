@@ -3,7 +3,9 @@
 Each figure is a function ``make(quick, full) -> (Figure, data)``: it computes its numbers from fixed seeds,
 draws them, and returns the arrays it plotted, so a test can check what a picture claims (a slope of -1/2, a
 curve above another) instead of looking at it. :func:`generate` runs the chosen ones under
-:func:`~d2l_bn.figures.output.reproducible` and writes ``<name>.svg`` and ``<name>.png`` for each.
+:func:`~d2l_bn.figures.output.reproducible` and writes ``<name>.svg`` and ``<name>.png`` for each: the same
+bytes on every run on the same machine; on another CPU the two trained figures may differ in the last digits
+(see :mod:`~d2l_bn.figures.output`).
 
 ``quick`` shrinks every experiment to seconds (tests); ``full`` trains LeNet as d2l does (60,000 images,
 10 epochs) instead of the default subset. One module per kind of picture:
@@ -23,6 +25,7 @@ from typing import Any, Callable, Iterable, Optional
 
 from matplotlib.figure import Figure
 
+from d2l_bn._folders import unwritable_reason
 from d2l_bn.figures import batch_noise, internal_shift, lenet_curves, normalisation, running_stats
 from d2l_bn.figures.output import reproducible, save
 
@@ -76,6 +79,9 @@ def generate(names: Optional[Iterable[str]] = None, out_dir: str | Path = "figur
     unknown = [name for name in chosen if name not in FIGURES]
     if unknown:
         raise ValueError(f"unknown figure(s) {unknown}; choose from {list(FIGURES)}")
+    reason = unwritable_reason(Path(out_dir))   # checked first: two figures train for minutes before saving
+    if reason:
+        raise ValueError(f"cannot write into {out_dir} ({reason}); choose an output folder you can write to")
     results: dict[str, FigureResult] = {}
     for name in dict.fromkeys(chosen):  # each once, in the order asked
         spec, start = FIGURES[name], time.perf_counter()

@@ -17,7 +17,8 @@ from d2l_bn.figures import FIGURES, FigureResult, generate
 def _parse(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m d2l_bn.figures",
-        description="Regenerate the course's figures as SVG and PNG, reproducibly (same bytes every run).")
+        description="Regenerate the course's figures as SVG and PNG, reproducibly (the same bytes on every run on "
+                    "one machine; on another CPU the trained figures may differ in the last digits).")
     parser.add_argument("--out", type=Path, default=Path("figures"), help="folder to write into (default: figures)")
     parser.add_argument("--only", nargs="+", metavar="NAME", choices=list(FIGURES),
                         help=f"just these figures, from: {', '.join(FIGURES)}")
@@ -38,7 +39,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     start = time.perf_counter()
     print(f"writing figures into {args.out}/ ({'quick' if args.quick else 'full' if args.full else 'default'} "
           f"sizes)", flush=True)
-    results = generate(args.only, args.out, quick=args.quick, full=args.full, on_done=_progress)
+    try:
+        results = generate(args.only, args.out, quick=args.quick, full=args.full, on_done=_progress)
+    except (ValueError, OSError) as err:   # e.g. an output folder that cannot be written: checked first
+        print(f"python -m d2l_bn.figures: error: {err}", file=sys.stderr)
+        return 1
     print(f"done in {time.perf_counter() - start:.1f} s\n\nindex:")
     for result in results.values():
         files = " ".join(path.name for path in result.paths)

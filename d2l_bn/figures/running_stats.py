@@ -32,7 +32,7 @@ def _stream(steps: int, batch_size: int, seed: int = 0) -> np.ndarray:
 def _momentum_label(momentum: Optional[float]) -> str:
     if momentum is None:
         return "None (cumulative average)"
-    return f"{momentum:g}  (d2l/Keras: {1 - momentum:g})"
+    return f"{momentum:g}  (Keras, d2l-zh: {1 - momentum:g})"
 
 
 def running_stats_momentum(quick: bool = False, full: bool = False) -> tuple[Figure, dict[str, Any]]:

@@ -8,14 +8,15 @@ sqrt(batch size) (Krizhevsky 2014: gradient noise falls like 1/sqrt(B), so the s
 and draws, for one hidden feature:
 
 1. the histogram of its batch means, 2. of its batch variances (what BN subtracts and divides by in training),
-3. the values the next layer sees in training (normalised with batch statistics) against those it sees at test
-   time (normalised with the running statistics) -- the train/test mismatch that small batches create.
+3. the values the next layer sees in training (normalised with batch statistics) against those it sees in
+   prediction (normalised with the running statistics) -- the train/eval mismatch that small batches create.
 
 Everything runs on the CPU on a few thousand examples kept in memory: the net is so small that a GPU would
 spend its time launching kernels, and a redraw stays under a few seconds on a 2-core laptop.
 """
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import ipywidgets as widgets
@@ -75,31 +76,38 @@ class BatchSizeExplorer(Explorer):
     """Batch size (1 ... 512) and BN on/off -> batch statistics of one feature and a live-trained net's accuracy.
 
     Pass `images`/`labels` (uint8 or float images, any shape with 784 values per example) to choose the data;
-    by default the first `num_train` training and `num_test` test images of Fashion-MNIST are used.
+    by default the first `num_train` training and `num_val` validation images of Fashion-MNIST, both from its
+    training set (`validation_split`): a learner moving the sliders is choosing, so the test set stays out.
     """
 
+    trains = True
+
     def __init__(self, images: torch.Tensor | None = None, labels: torch.Tensor | None = None,
-                 test_images: torch.Tensor | None = None, test_labels: torch.Tensor | None = None, *,
-                 batch_size: int = 2, batch_norm: bool = True, num_train: int = 4096, num_test: int = 1000,
+                 val_images: torch.Tensor | None = None, val_labels: torch.Tensor | None = None, *,
+                 batch_size: int = 2, batch_norm: bool = True, num_train: int = 4096, num_val: int = 1000,
                  min_steps: int = 100, num_hiddens: int = 32, lr_per_sqrt_batch: float = 0.03,
                  max_lr: float = 0.6, feature: int = 0, seed: int = 0) -> None:
-        if images is None or test_images is None:
-            from d2l_bn.data import fashion_mnist_tensors   # only when asked: tests pass their own tensors
-            images, labels = fashion_mnist_tensors(train=True)
-            test_images, test_labels = fashion_mnist_tensors(train=False)
-        if batch_size not in BATCH_SIZES:
-            raise ValueError(f"batch_size must be one of {BATCH_SIZES}, got {batch_size!r}")
+        if images is None or val_images is None:
+            from d2l_bn.data import fashion_mnist_tensors, validation_split   # only when asked: tests pass tensors
+            (images, labels), (val_images, val_labels) = validation_split(*fashion_mnist_tensors(train=True))
         self.X, self.y = self._as_rows(images[:num_train]), labels[:num_train].cpu()
-        self.X_test, self.y_test = self._as_rows(test_images[:num_test]), test_labels[:num_test].cpu()
+        self.X_val, self.y_val = self._as_rows(val_images[:num_val]), val_labels[:num_val].cpu()
         self.min_steps, self.num_hiddens = min_steps, num_hiddens
         self.lr_per_sqrt_batch, self.max_lr = lr_per_sqrt_batch, max_lr
         self.feature, self.seed = feature, seed
+        # The same initial weights for every setting, drawn once here under a private seed: the runs (which may
+        # train in a background thread) never touch the global random generator the notebook is using.
+        self._initial_nets = {}
+        with torch.random.fork_rng(devices=[]):
+            for with_bn in (True, False):
+                torch.manual_seed(seed)
+                self._initial_nets[with_bn] = small_mlp(with_bn, num_hiddens, num_inputs=self.X.shape[1])
         controls = {
             "batch_size": widgets.SelectionSlider(options=list(BATCH_SIZES), value=batch_size,
                                                   description="batch size", continuous_update=False),
             "batch_norm": widgets.Checkbox(value=batch_norm, description="batch norm"),
         }
-        super().__init__(controls, figsize=(9.0, 2.8))
+        super().__init__(controls, figsize=(10.0, 3.2))
 
     @staticmethod
     def _as_rows(images: torch.Tensor) -> torch.Tensor:
@@ -107,33 +115,24 @@ class BatchSizeExplorer(Explorer):
         X = images.detach().cpu().reshape(len(images), -1)
         return X.float() / 255 if X.dtype == torch.uint8 else X.float()
 
-    def set(self, **values: Any) -> "BatchSizeExplorer":
-        """As :meth:`Explorer.set`, but a batch size the slider does not offer becomes a message."""
-        size = values.get("batch_size", BATCH_SIZES[0])
-        if size not in BATCH_SIZES:
-            self.message = (f"batch size {size!r} is not offered: choose a power of two from 1 to 512 "
-                            f"({', '.join(map(str, BATCH_SIZES))})")
-            self.readout.value = f'<span style="color:#b00">&#9888; {self.message}</span>'
-            return self
-        super().set(**values)
-        return self
-
-    def compute(self, batch_size: int, batch_norm: bool) -> dict[str, Any]:
+    def validate(self, batch_size: int, batch_norm: bool) -> None:
         if batch_norm and batch_size == 1:
             raise ValueError(
                 "batch size 1 with batch norm in training: a batch of one example is its own mean, so every "
                 "normalised value is 0 and BN outputs beta whatever the input (PyTorch refuses: 'Expected more "
                 "than 1 value per channel when training'). Use batch size >= 2, or switch batch norm off.")
+
+    def compute(self, batch_size: int, batch_norm: bool) -> dict[str, Any]:
         generator = torch.Generator().manual_seed(self.seed)
-        torch.manual_seed(self.seed)            # the same initial weights for every setting
-        net = small_mlp(batch_norm, self.num_hiddens, num_inputs=self.X.shape[1])
+        net = copy.deepcopy(self._initial_nets[batch_norm])
         num_steps = max(self.min_steps, len(self.X) // batch_size)
         lr = min(self.lr_per_sqrt_batch * batch_size ** 0.5, self.max_lr)
         with one_thread():
             losses = train_steps(net, self.X, self.y, batch_size, num_steps, lr, generator)
+        self.check_superseded()                  # a newer setting arrived while this one trained: drop it
         net.eval()
         with torch.no_grad(), one_thread():
-            accuracy = (net(self.X_test).argmax(dim=1) == self.y_test).float().mean()
+            accuracy = (net(self.X_val).argmax(dim=1) == self.y_val).float().mean()
             feature = net[0](self.X)[:, self.feature]           # the pre-BN activation of one unit
         # Enough batches for a smooth histogram, but no more than ~8k normalised values to draw.
         num_batches = max(64, 8192 // batch_size)
@@ -146,13 +145,14 @@ class BatchSizeExplorer(Explorer):
             x_hat_train = x_hat_eval = feature       # no normalisation: the next layer sees the raw activation
         return {
             "batch_size": batch_size, "batch_norm": batch_norm, "num_steps": num_steps, "lr": lr,
-            "test_accuracy": float(accuracy), "final_loss": float(losses[-20:].mean()),
+            "val_accuracy": float(accuracy), "final_loss": float(losses[-20:].mean()),
             "population_mean": float(feature.mean()), "population_var": float(feature.var(unbiased=False)),
             "batch_means": means.numpy(), "batch_vars": variances.numpy(),
             "x_hat_train": x_hat_train.numpy(), "x_hat_eval": x_hat_eval.numpy(),
         }
 
     def draw(self, figure: Figure, data: dict[str, Any]) -> None:
+        figure.clear()   # cheap next to the training run
         axes = figure.subplots(1, 3)
         # Fixed axes in units of the whole data's statistics, so that settings can be compared by eye.
         std = max(data["population_var"], 1e-12) ** 0.5
@@ -163,29 +163,29 @@ class BatchSizeExplorer(Explorer):
                 (axes[1], ratios, np.linspace(0, 4, 49), 1.0, "batch variance / variance")):
             ax.hist(np.clip(values, edges[0], edges[-1]), bins=edges, density=True, color="C0")
             ax.axvline(reference, color="C3", linestyle="--", label="whole data")
-            ax.set_title(f"unit {self.feature}: {title}", fontsize=9)
+            ax.set_title(f"unit {self.feature}: {title}", fontsize=10)
             ax.set_yticks([])
-            ax.tick_params(labelsize=7)
-        axes[0].legend(fontsize=7)
+            ax.tick_params(labelsize=9)
+        axes[0].legend(loc="upper right", fontsize=9)   # "best" searches: slow
         ax = axes[2]
         bins = np.linspace(-4, 4, 61) if data["batch_norm"] else 40
         if data["batch_norm"]:
             ax.hist(data["x_hat_train"], bins=bins, density=True, alpha=0.6, label="train (batch stats)")
-            ax.hist(data["x_hat_eval"], bins=bins, density=True, alpha=0.6, label="test (running stats)")
-            ax.set_title("normalised activation", fontsize=9)
+            ax.hist(data["x_hat_eval"], bins=bins, density=True, alpha=0.6, label="prediction (running stats)")
+            ax.set_title("normalised activation", fontsize=10)
         else:
-            ax.hist(data["x_hat_train"], bins=bins, density=True, alpha=0.6, label="train = test")
-            ax.set_title("activation (no BN)", fontsize=9)
-        ax.legend(fontsize=7)
+            ax.hist(data["x_hat_train"], bins=bins, density=True, alpha=0.6, label="train = prediction")
+            ax.set_title("activation (no BN)", fontsize=10)
+        ax.legend(loc="upper right", fontsize=9)
         ax.set_yticks([])
-        ax.tick_params(labelsize=7)
+        ax.tick_params(labelsize=9)
         figure.suptitle(f"batch size {data['batch_size']}, BN {'on' if data['batch_norm'] else 'off'}: "
-                        f"test accuracy {data['test_accuracy']:.2f} after {data['num_steps']} steps",
-                        fontsize=10)
-        figure.tight_layout()
+                        f"validation accuracy {data['val_accuracy']:.2f} after {data['num_steps']} steps",
+                        fontsize=11)
+        figure.subplots_adjust(left=0.02, right=0.98, bottom=0.1, top=0.8, wspace=0.1)
 
     def describe(self, data: dict[str, Any]) -> str:
         spread = float(np.std(data["batch_means"])) / max(data["population_var"], 1e-12) ** 0.5
         return (f"batch size {data['batch_size']}, BN {'on' if data['batch_norm'] else 'off'}: "
-                f"test accuracy {data['test_accuracy']:.2f} after {data['num_steps']} SGD steps; "
+                f"validation accuracy {data['val_accuracy']:.2f} after {data['num_steps']} SGD steps; "
                 f"batch means of unit {self.feature} scatter by {spread:.2f} population std")

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 
 from d2l_bn.layers import Dropout, dropout_layer
 from d2l_bn.widgets.base import Explorer
-from d2l_bn.widgets.controls import PassThroughFloatSlider
+from d2l_bn.widgets.controls import PassThroughFloatSlider, PassThroughIntSlider
 
 __all__ = ["DropoutExplorer", "example_activations"]
 
@@ -61,19 +61,24 @@ class DropoutExplorer(Explorer):
             raise ValueError("activations must be finite numbers; replace inf/nan values")
         self.activations = X
         p_slider = PassThroughFloatSlider(value=p, min=0.0, max=0.95, step=0.05, description="drop probability p",
-                                      readout_format=".2f", continuous_update=True,
-                                      style={"description_width": "initial"},
-                                      layout=widgets.Layout(width="360px"))
-        seed_slider = widgets.IntSlider(value=seed, min=0, max=max_seed, description="mask draw",
-                                        continuous_update=True, style={"description_width": "initial"},
-                                        layout=widgets.Layout(width="280px"))
-        super().__init__({"p": p_slider, "seed": seed_slider}, figsize=(9.0, 2.6))
+                                          readout_format=".2f", continuous_update=True,
+                                          style={"description_width": "initial"},
+                                          layout=widgets.Layout(width="360px"))
+        seed_slider = PassThroughIntSlider(value=seed, min=0, max=max_seed, description="mask draw",
+                                           continuous_update=True, style={"description_width": "initial"},
+                                           layout=widgets.Layout(width="280px"))
+        self._artists: dict[str, Any] = {}
+        super().__init__({"p": p_slider, "seed": seed_slider}, figsize=(10.0, 3.0))
 
-    def compute(self, p: float, seed: int) -> dict[str, Any]:
+    def validate(self, p: float, seed: int) -> None:
         if not 0.0 <= p < 1.0:                     # also refuses nan
             raise ValueError(f"p must be a probability in [0, 1), got {p}: p is the chance that a unit is "
                              f"zeroed, and p = 1 zeroes the whole layer, so nothing reaches the next one "
                              f"(and no gradient flows back); try p = 0.5")
+        if seed < 0:
+            raise ValueError(f"the mask draw (a seed) must be >= 0, got {seed}")
+
+    def compute(self, p: float, seed: int) -> dict[str, Any]:
         X = self.activations
         with torch.random.fork_rng(devices=[]):    # a private draw: the notebook's RNG stream is untouched
             torch.manual_seed(seed)
@@ -100,30 +105,45 @@ class DropoutExplorer(Explorer):
         }
 
     def draw(self, figure: Figure, data: dict[str, Any]) -> None:
-        grid = figure.subplots(1, 6, gridspec_kw={"width_ratios": [1, 1, 1, 0.06, 0.3, 1.1], "wspace": 0.25})
-        *images, colorbar_axes, spacer, bars = grid
-        spacer.axis("off")                        # room for the colour bar's tick labels
+        if not self._artists:
+            self._artists = self._layout(figure, data)
+        a = self._artists
         # One colour scale for all three maps, so the survivors' 1/(1-p) brightening is visible.
         vmax = max(float(data["train_output"].max()), float(data["activations"].max()), 1e-12)
-        panels = [("activations", "activations (input)"),
-                  ("train_output", f"train(): {data['num_zeroed']} zeroed, rest x{data['scale']:.2f}"),
-                  ("eval_output", "eval(): identity")]
-        for ax, (key, title) in zip(images, panels):
-            image = ax.imshow(data[key], cmap="viridis", vmin=0.0, vmax=vmax, interpolation="nearest")
-            ax.set_title(title, fontsize=9)
+        for image, key in zip(a["images"], ("activations", "train_output", "eval_output")):
+            image.set_data(data[key])
+            image.set_clim(0.0, vmax)
+        a["train_title"].set_text(f"train(): {data['num_zeroed']} zeroed,\nthe rest x{data['scale']:.2f}")
+        means = [data["mean_before"], data["mean_train"], data["mean_eval"]]
+        for rect, mean in zip(a["bars"], means):
+            rect.set_height(mean)
+        a["reference"].set_ydata([data["mean_before"]] * 2)
+        a["bar_axes"].set_ylim(0, max(means) * 1.3 + 1e-12)
+
+    def _layout(self, figure: Figure, data: dict[str, Any]) -> dict[str, Any]:
+        """Axes and artists, made once; later changes only update them (several times faster than redrawing)."""
+        grid = figure.subplots(1, 6, gridspec_kw={"width_ratios": [1, 1, 1, 0.06, 0.3, 1.1], "wspace": 0.25})
+        *image_axes, colorbar_axes, spacer, bars = grid
+        spacer.axis("off")                        # room for the colour bar's tick labels
+        images, titles = [], []
+        for ax, title in zip(image_axes, ("activations (input)", " \n ", "eval(): identity,\nthe input")):
+            images.append(ax.imshow(data["activations"], cmap="viridis", vmin=0.0, vmax=1.0,
+                                    interpolation="nearest"))
+            titles.append(ax.set_title(title, fontsize=10))
             ax.set_xticks([])
             ax.set_yticks([])
-        figure.colorbar(image, cax=colorbar_axes)
-        colorbar_axes.tick_params(labelsize=7)
-        figure.subplots_adjust(left=0.02, right=0.98, bottom=0.12, top=0.88)
-
-        means = [data["mean_before"], data["mean_train"], data["mean_eval"]]
-        bars.bar([0, 1, 2], means, color=["C7", "C1", "C2"])
-        bars.axhline(data["mean_before"], color="gray", linestyle=":", linewidth=1)
-        bars.set_xticks([0, 1, 2], ["input", "train", "eval"], fontsize=8)
-        bars.set_ylim(0, max(means) * 1.3 + 1e-12)
-        bars.set_title("mean activation", fontsize=9)
-        bars.tick_params(axis="y", labelsize=8)
+        figure.colorbar(images[-1], cax=colorbar_axes)
+        colorbar_axes.tick_params(labelsize=9)
+        for image in images[:-1]:                 # every map follows the colour bar's scale
+            image.set_norm(images[-1].norm)
+        rects = bars.bar([0, 1, 2], [0, 0, 0], color=["C7", "C1", "C2"])
+        reference = bars.axhline(0, color="gray", linestyle=":", linewidth=1)
+        bars.set_xticks([0, 1, 2], ["input", "train", "eval"], fontsize=9)
+        bars.set_title("mean activation", fontsize=10)
+        bars.tick_params(axis="y", labelsize=9)
+        figure.subplots_adjust(left=0.02, right=0.98, bottom=0.1, top=0.8)
+        return {"images": images, "train_title": titles[1], "bars": rects, "reference": reference,
+                "bar_axes": bars}
 
     def describe(self, data: dict[str, Any]) -> str:
         return (f"p = {data['p']:.2f} (draw {data['seed']}): {data['num_zeroed']} of {data['num_units']} units "

@@ -1,9 +1,9 @@
 """MomentumExplorer: what do BN's running averages remember, and what does ``eval()`` then output?
 
-The question a learner asks in chapter 4: "momentum 0.1 in PyTorch, 0.9 in the d2l book, 0.99 in Keras, or
-``None`` -- what do these numbers do to the statistics BN uses at test time, and how does the batch size
-matter?" The explorer feeds one channel of BN a fixed, seeded stream of activations whose population mean and
-variance are known, and draws three panels against the training step:
+The question a learner asks in chapter 4: "momentum 0.1 in PyTorch (and in d2l-en v1.0), 0.9 in d2l-zh and
+older d2l, 0.99 in Keras, or ``None`` -- what do these numbers do to the statistics BN uses at test time, and how
+does the batch size matter?" The explorer feeds one channel of BN a fixed, seeded stream of activations whose
+population mean and variance are known, and draws three panels against the training step:
 
 1. the per-batch means, the running mean and the population mean;
 2. the per-batch (unbiased) variances, the running variance and the population variance;
@@ -28,14 +28,13 @@ from d2l_bn.widgets.base import Explorer
 from d2l_bn.widgets.controls import PassThroughFloatSlider, PassThroughIntSlider
 
 
-
-
 def running_stats_trajectory(batch_means: np.ndarray, batch_vars: np.ndarray, momentum: Optional[float],
                              init_mean: float = 0.0, init_var: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Running mean and variance after 0, 1, ..., T batches (arrays of length T + 1), PyTorch's rule.
 
-    ``momentum`` is the weight of the NEW batch (PyTorch's convention; d2l's and Keras' momentum is
-    ``1 - momentum``); ``None`` weights batch t by ``1/t``, i.e. the cumulative average of all batches.
+    ``momentum`` is the weight of the NEW batch (PyTorch's convention, which d2l-en v1.0 follows; Keras,
+    d2l-zh and d2l-en before v1.0 write ``1 - momentum``, the weight of the old value); ``None`` weights batch t
+    by ``1/t``, i.e. the cumulative average of all batches.
     ``batch_vars`` must already be the unbiased batch variances: that is what PyTorch stores.
     """
     steps = len(batch_means)
@@ -80,9 +79,10 @@ class MomentumExplorer(Explorer):
             "batch_size": PassThroughIntSlider(value=batch_size, min=1, max=self.MAX_BATCH_SIZE,
                                                 description="batch size", continuous_update=False),
         }
-        super().__init__(controls, figsize=(10.0, 3.0))
+        self._artists: dict[str, Any] = {}
+        super().__init__(controls, figsize=(10.0, 3.2))
 
-    def compute(self, momentum: float, cumulative: bool, batch_size: int) -> dict[str, Any]:
+    def validate(self, momentum: float, cumulative: bool, batch_size: int) -> None:
         if batch_size == 1:
             raise ValueError("batch size 1: BN in training needs at least 2 values per channel (one value minus "
                              "its own mean is 0, so every output would be beta); pick a batch size of 2 or more")
@@ -90,6 +90,8 @@ class MomentumExplorer(Explorer):
             raise ValueError(f"batch size must be between 2 and {self.MAX_BATCH_SIZE}, got {batch_size}")
         if not cumulative and not (math.isfinite(momentum) and 0.0 <= momentum <= 1.0):
             raise ValueError(f"momentum must be in [0, 1] (or tick 'cumulative'), got {momentum}")
+
+    def compute(self, momentum: float, cumulative: bool, batch_size: int) -> dict[str, Any]:
         m = None if cumulative else float(momentum)
         batches = self.stream[:, :batch_size]
         batch_means = batches.mean(axis=1)
@@ -117,42 +119,54 @@ class MomentumExplorer(Explorer):
         }
 
     def draw(self, figure: Figure, data: dict[str, Any]) -> None:
+        if not self._artists:
+            self._artists = self._layout(figure)
+        for (dots, line), key_dots, key_line in zip(self._artists["panels"],
+                                                   ("batch_means", "batch_vars", "train_outputs"),
+                                                   ("running_mean", "running_var", "eval_outputs")):
+            dots.set_ydata(data[key_dots])
+            line.set_ydata(data[key_line])
+
+    def _layout(self, figure: Figure) -> dict[str, Any]:
+        """Axes, fixed limits and empty artists, made once; a change only replaces the artists' y values.
+
+        Fixed limits and margins: the curves, not the scales, change when a slider moves.
+        """
         steps = np.arange(self.steps + 1)
         batch_steps = steps[1:]               # batch t is seen at step t
         sd = math.sqrt(self.population_var)
-        ideal = data["ideal_output"]
-        panels = [  # (per-batch dots, running line, truth, title, fixed y-limits)
-            (data["batch_means"], data["running_mean"], self.population_mean, "mean",
-             (min(-0.5, self.population_mean - 2 * sd), self.population_mean + 2 * sd)),
-            (data["batch_vars"], data["running_var"], self.population_var, "variance",
-             (0.0, 3.0 * self.population_var)),
-            (data["train_outputs"], data["eval_outputs"], ideal, f"output for x = {self.probe:g}",
-             (ideal - 1.5, ideal + 1.5)),
+        ideal = (self.probe - self.population_mean) / math.sqrt(self.population_var + self.eps)
+        panels = [  # (truth, title, fixed y-limits, labels)
+            (self.population_mean, "mean", (min(-0.5, self.population_mean - 2 * sd), self.population_mean + 2 * sd),
+             ("per batch", "running", "population")),
+            (self.population_var, "variance", (0.0, 3.0 * self.population_var),
+             ("per batch", "running", "population")),
+            (ideal, f"output for x = {self.probe:g}", (ideal - 1.5, ideal + 1.5), ("train()", "eval()", "ideal")),
         ]
-        labels = [("per batch", "running", "population"), ("per batch", "running", "population"),
-                  ("train()", "eval()", "ideal")]
-        # Fixed limits and margins: the curves, not the scales, change when a slider moves (and
-        # tight_layout would cost a second full draw).
-        for ax, (dots, line, truth, title, ylim), names in zip(figure.subplots(1, 3), panels, labels):
-            ax.plot(batch_steps, dots, ".", color="0.6", markersize=3)
-            ax.plot(steps, line, "-", color="C0")
+        artists = []
+        for ax, (truth, title, ylim, names) in zip(figure.subplots(1, 3), panels):
+            (dots,) = ax.plot(batch_steps, np.zeros(self.steps), ".", color="0.6", markersize=3)
+            (line,) = ax.plot(steps, np.zeros(self.steps + 1), "-", color="C0")
             ax.axhline(truth, color="C3", linestyle="--")
             ax.set_ylim(*ylim)
             ax.set_xticks([0, self.steps // 2, self.steps])
             ax.set_yticks(np.linspace(*ylim, 4).round(1))
-            ax.tick_params(labelsize=8)
-            ax.set_title(title, fontsize=9)
+            ax.tick_params(labelsize=9)
+            ax.set_title(title, fontsize=10)
             # Coloured words instead of a legend: they read the same and draw several times faster.
             for k, (name, color) in enumerate(zip(names, ("0.45", "C0", "C3"))):
-                ax.text(0.98, 0.04 + 0.08 * (2 - k), name, color=color, fontsize=7, ha="right",
-                        transform=ax.transAxes)
-        figure.text(0.5, 0.02, "training step", ha="center", fontsize=8)
-        figure.subplots_adjust(left=0.04, right=0.99, bottom=0.14, top=0.9, wspace=0.2)
+                ax.text(0.98, 0.04 + 0.09 * (2 - k), name, color=color, fontsize=9, ha="right",
+                        transform=ax.transAxes, bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none",
+                                                      "pad": 0.5})
+            artists.append((dots, line))
+        figure.text(0.5, 0.02, "training step", ha="center", fontsize=10)
+        figure.subplots_adjust(left=0.04, right=0.99, bottom=0.15, top=0.9, wspace=0.2)
+        return {"panels": artists}
 
     def describe(self, data: dict[str, Any]) -> str:
         m = data["momentum"]
         setting = ("momentum None (cumulative average)" if m is None
-                   else f"momentum {m:.2f} (= {1 - m:.2f} in d2l/Keras)")
+                   else f"momentum {m:.2f} (= {1 - m:.2f} in Keras' and d2l-zh's convention)")
         return (f"{setting}, batch {data['batch_size']}: after {self.steps} steps running mean "
                 f"{data['running_mean'][-1]:.2f} (population {self.population_mean:g}), running var "
                 f"{data['running_var'][-1]:.2f} (population {self.population_var:g}); eval output for "

