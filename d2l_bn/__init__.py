@@ -17,7 +17,7 @@ from d2l_bn.devices import describe_device, try_all_gpus, try_gpu
 from d2l_bn.layers import BatchNorm, Dropout, batch_norm, batch_norm_backward, dropout_layer
 from d2l_bn.losses import cross_entropy, log_softmax, softmax
 from d2l_bn.metrics import Accumulator, Timer, accuracy
-from d2l_bn.models import init_xavier, lenet, lenet_bn, mlp_dropout, softmax_regression
+from d2l_bn.models import init_he, init_xavier, lenet, lenet_bn, mlp_dropout, softmax_regression
 from d2l_bn.optim import sgd
 from d2l_bn.precise_bn import recompute_bn_statistics
 from d2l_bn.training import History, cosine_schedule, evaluate_accuracy_gpu, train_ch6
@@ -25,7 +25,7 @@ from d2l_bn.training import History, cosine_schedule, evaluate_accuracy_gpu, tra
 __all__ = [
     "Accumulator", "Animator", "BatchNorm", "Dropout", "History", "Timer", "accuracy", "batch_norm",
     "batch_norm_backward", "cosine_schedule", "cross_entropy", "describe_device", "dropout_layer",
-    "evaluate_accuracy_gpu", "fashion_mnist_tensors", "get_fashion_mnist_labels", "init_xavier", "lenet",
+    "evaluate_accuracy_gpu", "fashion_mnist_tensors", "get_fashion_mnist_labels", "init_he", "init_xavier", "lenet",
     "lenet_bn", "load_data_fashion_mnist", "load_data_fashion_mnist_with_validation", "log_softmax", "mlp_dropout",
     "plot", "recompute_bn_statistics", "set_axes", "set_figsize", "sgd", "show_images", "softmax",
     "softmax_regression", "train_ch6", "try_all_gpus", "try_gpu", "use_svg_display", "validation_split",
