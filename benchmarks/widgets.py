@@ -14,13 +14,15 @@ Two clocks, because a shared machine makes wall time meaningless for a verdict:
 CPU time is not immune to load either: where two virtual cores share one physical core (the 2-core CI machine),
 a busy neighbour slows every instruction, so run it on a quiet machine before reading a verdict.
 
-Targets: an analytic explorer (temperature, dropout, momentum: nothing is trained) redraws in under 0.2 s, so a
-dragged slider follows the mouse; an explorer that trains (SGD, batch size, LeNet) answers a change in under 3 s,
-and the LeNet explorer is built in under 3 s. Fashion-MNIST is loaded once before the clocks start.
+Targets: an analytic explorer (temperature, dropout, momentum, replicas: nothing is trained) redraws in under
+0.2 s, so a dragged slider follows the mouse; an explorer that trains (SGD, batch size, LeNet) answers a change in
+under 3 s, and the LeNet explorer is built in under 3 s; the depth explorer (one forward and backward pass at
+initialisation per seed, nothing trained) answers in under 1 s. Fashion-MNIST is loaded once before the clocks
+start.
 
     python benchmarks/widgets.py                 # every explorer
     python benchmarks/widgets.py --only lenet    # one (or several) of: temperature dropout momentum sgd
-                                                 # batch_size lenet
+                                                 # batch_size lenet replicas depth
     python benchmarks/widgets.py --check         # exit 1 if a CPU-time target is missed
 
 Importing this module runs nothing; ``main()`` sets matplotlib's Agg backend.
@@ -37,6 +39,7 @@ from typing import Any, Callable
 
 ANALYTIC_TARGET_S = 0.2
 TRAINING_TARGET_S = 3.0
+INIT_PROFILE_TARGET_S = 1.0
 
 
 @dataclass
@@ -68,9 +71,11 @@ def timed(action: Callable[[], Any]) -> tuple[Any, float, float]:
 def cases() -> list[Case]:
     from d2l_bn.data import fashion_mnist_tensors
     from d2l_bn.widgets.batch_size import BatchSizeExplorer
+    from d2l_bn.widgets.depth import DepthExplorer
     from d2l_bn.widgets.dropout import DropoutExplorer
     from d2l_bn.widgets.lenet import LeNetExplorer
     from d2l_bn.widgets.momentum import MomentumExplorer
+    from d2l_bn.widgets.replicas import ReplicasExplorer
     from d2l_bn.widgets.sgd import SGDExplorer
     from d2l_bn.widgets.softmax import TemperatureExplorer
 
@@ -99,6 +104,15 @@ def cases() -> list[Case]:
         Case("lenet", lambda: LeNetExplorer(device="cpu"),
              [{"batch_size": b, "momentum": m} for b, m in ((264, 0.1), (64, 0.1), (256, 0.0), (1024, 0.1))],
              TRAINING_TARGET_S, build_target_s=TRAINING_TARGET_S),
+        Case("replicas", ReplicasExplorer,
+             [{"replicas": r, "batch_size": b, "sync": s} for r, b, s in
+              ((4, 8, True), (16, 8, True), (16, 2, False), (2, 2, False), (2, 64, True), (8, 256, False),
+               (16, 256, True), (1, 4, False))], ANALYTIC_TARGET_S),
+        Case("depth", lambda: DepthExplorer(images, labels),
+             [{"depth": d, "batch_norm": bn, "skip": s} for d, bn, s in
+              ((100, True, False), (100, True, True), (100, False, False), (60, False, True), (40, True, False),
+               (3, True, True), (99, False, False), (100, False, True))],   # 100 hidden layers: the slowest
+             INIT_PROFILE_TARGET_S),
     ]
 
 
@@ -123,7 +137,8 @@ def describe_machine() -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", metavar="NAME",
-                        choices=["temperature", "dropout", "momentum", "sgd", "batch_size", "lenet"])
+                        choices=["temperature", "dropout", "momentum", "sgd", "batch_size", "lenet", "replicas",
+                                 "depth"])
     parser.add_argument("--check", action="store_true", help="exit 1 if a CPU-time target is missed")
     return parser.parse_args(argv)
 

@@ -19,7 +19,7 @@ from d2l_bn.figures import FIGURES, generate
 from d2l_bn.figures.__main__ import main
 from d2l_bn.figures.output import png_difference, svg_difference
 
-SYNTHETIC = ["bn_data_flow", "running_stats_momentum", "batch_size_noise", "train_eval_gap"]
+SYNTHETIC = ["bn_data_flow", "running_stats_momentum", "batch_size_noise", "train_eval_gap", "normalization_family"]
 TRAINED = ["lenet_curves", "ioffe_percentiles"]
 
 

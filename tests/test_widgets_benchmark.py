@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPLORER_MODULES = {"softmax": "temperature", "dropout": "dropout", "momentum": "momentum", "sgd": "sgd",
-                    "batch_size": "batch_size", "lenet": "lenet"}
+                    "batch_size": "batch_size", "lenet": "lenet", "replicas": "replicas", "depth": "depth"}
 
 
 def load_benchmark():

@@ -14,7 +14,8 @@ bytes on every run on the same machine; on another CPU the two trained figures m
 * :mod:`.running_stats` -- ``running_stats_momentum`` and ``train_eval_gap``: the running averages;
 * :mod:`.batch_noise` -- ``batch_size_noise``: how noisy batch statistics are, against the batch size;
 * :mod:`.lenet_curves` -- ``lenet_curves``: LeNet with and without BN on Fashion-MNIST;
-* :mod:`.internal_shift` -- ``ioffe_percentiles``: Ioffe & Szegedy's (2015) Figure 1 on Fashion-MNIST.
+* :mod:`.internal_shift` -- ``ioffe_percentiles``: Ioffe & Szegedy's (2015) Figure 1 on Fashion-MNIST;
+* :mod:`.norm_family` -- ``normalization_family``: Wu & He's (2018) cubes for BN, LN, IN, GN and RMSNorm.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from typing import Any, Callable, Iterable, Optional
 from matplotlib.figure import Figure
 
 from d2l_bn._folders import unwritable_reason
-from d2l_bn.figures import batch_noise, internal_shift, lenet_curves, normalisation, running_stats
+from d2l_bn.figures import batch_noise, internal_shift, lenet_curves, norm_family, normalisation, running_stats
 from d2l_bn.figures.output import reproducible, save
 
 Make = Callable[[bool, bool], tuple[Figure, dict[str, Any]]]
@@ -63,6 +64,8 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
                lenet_curves.lenet_curves),
     FigureSpec("ioffe_percentiles", "Ioffe & Szegedy (2015) Fig. 1: test accuracy and the 15/50/85th percentiles "
                "of one sigmoid input over training, without and with BN", internal_shift.ioffe_percentiles),
+    FigureSpec("normalization_family", "Wu & He's (N, C, HxW) cube for BatchNorm, LayerNorm, InstanceNorm, "
+               "GroupNorm and RMSNorm: the values that share one mean and variance", norm_family.normalization_family),
 )}
 
 
