@@ -52,13 +52,7 @@ def lenet() -> nn.Sequential:
 
 
 def lenet_bn(scratch: bool = False) -> nn.Sequential:
-    """LeNet with batch norm (d2l ch. 8.5): input (B, 1, 28, 28) -> logits (B, 10).
-
-    scratch=True uses our `BatchNorm`, otherwise nn.BatchNorm2d/1d. Both variants
-    consume the random generator identically (BN layers init to gamma=1, beta=0
-    without drawing), so built under the same seed they hold the same parameters and
-    compute the same outputs -- the course's test that our layer is PyTorch's.
-    """
+    """LeNet with BN (d2l ch. 8.5); scratch=True: our BatchNorm (same weights per seed)."""
     def bn(num_features: int, num_dims: int) -> nn.Module:
         if scratch:
             return BatchNorm(num_features, num_dims=num_dims)

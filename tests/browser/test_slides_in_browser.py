@@ -6,8 +6,8 @@ deck loads with no network and no missing file or script error, → reaches ever
 empty step. The screenshots (the first slide of each deck, the largest figure slide) and the full report are
 saved under ``artifacts/browser/decks/``.
 
-The bar of issue 13, every slide fits the screen and has a title, is checked when ``D2L_BN_CHECK_DECKS=1``
-(the notebooks do not meet it yet; set it in CI once they do). The report lists every offending slide.
+The bar of issue 13 is checked too: every slide fits the screen, has a title and does not open with code. The
+report lists every offending slide.
 
 Locally these tests skip when Chromium or Playwright is missing; with ``D2L_BN_REQUIRE_BROWSER=1`` (CI) they fail.
 """
@@ -25,7 +25,6 @@ from d2l_bn.slides_check import check_decks, find_chromium, format_report, why_n
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "browser" / "decks"
-CHECK_THE_BAR = os.environ.get("D2L_BN_CHECK_DECKS") == "1"
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +80,6 @@ def test_no_press_of_arrow_right_is_an_empty_step(reports):
     assert not empty, "\n".join(empty)
 
 
-@pytest.mark.skipif(not CHECK_THE_BAR, reason="the notebooks do not fit their slides yet (issue 13, phase 2); "
-                                                "D2L_BN_CHECK_DECKS=1 checks it")
 def test_every_slide_fits_1280x720_has_a_title_and_does_not_open_with_code(reports):
     failing = [r for r in reports if r.failing]
     assert not failing, "slides to fix:\n" + format_report(failing)
