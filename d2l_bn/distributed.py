@@ -79,7 +79,9 @@ def _failure(processes: list, folder: Path) -> str | None:
     failed = [rank for rank, process in enumerate(processes) if process.exitcode not in (None, 0)]
     if not failed:
         return None
-    errors = {rank: folder / f"error_{rank}.txt" for rank in failed if (folder / f"error_{rank}.txt").exists()}
+    # also the tracebacks of workers still exiting: the cause may not have finished leaving the group yet
+    errors = {rank: folder / f"error_{rank}.txt" for rank in range(len(processes))
+              if (folder / f"error_{rank}.txt").exists()}
     if errors:
         rank = min(errors, key=lambda r: errors[r].stat().st_mtime_ns)
         detail = errors[rank].read_text()

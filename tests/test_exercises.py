@@ -353,9 +353,14 @@ def substitute_solution(source: str, bodies) -> str:
 
 # ----- structure: fast, no nbgrader run -------------------------------------------------------------------------
 
+# Chapters 07 and 08 (new on 2026-12-01) have exercises with answers checked in the chapter itself; their graded
+# companions are still to be written. Every other chapter must have one, and every companion must be a chapter's.
+WITHOUT_GRADED_COMPANION_YET = {"07_normalization_family", "08_deep_networks"}
+
+
 def test_every_chapter_has_an_exercise_notebook_of_3_to_5_exercises():
     chapters = sorted(p.stem for p in (ROOT / "notebooks").glob("0*.ipynb"))
-    assert exercises.chapters() == chapters
+    assert exercises.chapters() == [c for c in chapters if c not in WITHOUT_GRADED_COMPANION_YET]
     for path in SOURCES:
         assert path.name == f"{path.parent.name}_exercises.ipynb"
         solutions = [c for c in nbformat.read(path, as_version=4).cells if nbgrader_meta(c).get("solution")]
